@@ -1,0 +1,42 @@
+# Two commands set everything up on a fresh Debian/Ubuntu machine:
+#   make demo   - install what is missing, start everything, run a sample to the end
+#   make test   - install what is missing, run the whole suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DEB_PACKAGES := redis-server wrk mono-devel
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test bench system venv clean
+
+system:
+	@missing=""; for p in $(DEB_PACKAGES) python3-venv; do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
+	  || { echo "Could not install$$missing; tests needing them will be skipped"; }; \
+	fi
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	@touch $@
+
+venv: $(VENV)/.installed
+
+test: system venv
+	$(PY) -m pytest
+
+demo: system venv
+	$(PY) scripts/demo.py
+
+bench: system venv
+	$(PY) bench/service.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

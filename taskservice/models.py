@@ -1,0 +1,99 @@
+"""The wire contract of the control interface, as Pydantic models.
+
+These are the single description of every payload a template service sends
+or receives; `service.proto` mirrors them and a test keeps the two in step.
+The orchestrator imports the same models, so both halves share one status
+vocabulary.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TaskStatus(str, Enum):
+    """Lifecycle of a task (and of a workflow node): one enum, used everywhere."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    COMPLETE = "complete"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in FINISHED_STATUSES
+
+    def __str__(self) -> str:  # f-strings and logs show the wire spelling
+        return self.value
+
+
+FINISHED_STATUSES = frozenset({TaskStatus.COMPLETE, TaskStatus.FAILED, TaskStatus.CANCELLED})
+
+
+class DataReference(BaseModel):
+    """Where a piece of data lives: `inline`, `file`, `http(s)`, `s3`, ...
+
+    Small JSON results may travel inline in `data`; large ones by reference.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    protocol: str
+    uri: str
+    format: str
+    data: Any = None
+
+
+class Callback(BaseModel):
+    """Where to send the task record when the task reaches a terminal state."""
+
+    url: str
+    method: str = "POST"
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class ExecuteRequest(BaseModel):
+    """Body of `POST /control/execute`. Ids are made when absent."""
+
+    method: str = Field(min_length=1)
+    task_id: str | None = Field(default=None, max_length=256)
+    workflow_id: str | None = Field(default=None, max_length=256)
+    inputs: list[DataReference] = Field(default_factory=list)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    callback: Callback | None = None
+
+
+class ExecuteResponse(BaseModel):
+    """Answer of `POST /control/execute` (also what quick methods may return)."""
+
+    status: TaskStatus
+    task_id: str | None = None
+    output: DataReference | None = None
+    error: str | None = None
+
+
+class TaskRecord(BaseModel):
+    """Answer of `GET /control/status/{task_id}`."""
+
+    task_id: str
+    method: str
+    workflow_id: str | None = None
+    status: TaskStatus
+    progress: float = 0
+    details: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+    created_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+
+
+class OutputResponse(BaseModel):
+    """Answer of `GET /control/output/{task_id}`."""
+
+    task_id: str
+    output: DataReference
