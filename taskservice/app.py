@@ -1,0 +1,284 @@
+"""The control interface: a FastAPI app serving a module's `execute_<Method>` functions.
+
+Routes answer with prebuilt JSON rather than through response models, so the
+hot paths (execute, status) cost little more than a bare endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import secrets
+import threading
+from contextlib import asynccontextmanager
+from types import ModuleType
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from . import query as task_query
+from .manager import (ACTIVE, COMPLETE, FAILED, ShuttingDown, TaskConflict, TaskManager, TaskNotFound,
+                      fingerprint, new_task_id)
+from .methods import MethodSpec, discover
+from .models import ExecuteRequest, ExecuteResponse
+from .settings import ServiceSettings
+from .task import Task
+
+logger = logging.getLogger(__name__)
+
+ACTIVE_VALUES = frozenset(s.value for s in ACTIVE)
+
+
+def _json(body: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body, separators=(",", ":"), default=str), status_code=status_code,
+                    media_type="application/json", headers=headers)
+
+
+def _problem(status_code: int, message: str, **extra: Any) -> Response:
+    return _json({"detail": message, **extra}, status_code)
+
+
+def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None = None,
+               settings: ServiceSettings | None = None) -> FastAPI:
+    """Build the control interface for every `execute_<Method>` of `service_module`.
+
+    Without an explicit `manager`, the module-wide `taskservice.task_manager`
+    is used, so explicit-style methods that import it share the app's tasks.
+    """
+    from . import task_manager as default_manager
+
+    settings = settings or ServiceSettings()
+    manager = manager or default_manager
+    manager.configure(max_workers=settings.max_workers, retention_ttl=settings.retention_ttl,
+                      retention_max=settings.retention_max, data_dir=settings.data_dir.resolve())
+    methods = discover(service_module, settings.method_options)
+    on_startup = getattr(service_module, "on_startup", None)
+    on_shutdown = getattr(service_module, "on_shutdown", None)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        manager.attach_loop(asyncio.get_running_loop())
+        manager.start_watchdog()
+        if callable(on_startup):
+            await run_in_threadpool(on_startup)
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(manager.shutdown, settings.shutdown_grace)
+            if callable(on_shutdown):
+                await run_in_threadpool(on_shutdown)
+
+    app = FastAPI(title=settings.title, version="1.0.0", lifespan=lifespan,
+                  description=(inspect.getdoc(service_module) or "").strip() or None)
+    app.state.manager = manager
+    app.state.settings = settings
+    app.state.methods = methods
+
+    @app.exception_handler(TaskNotFound)
+    async def not_found(_: Request, exc: TaskNotFound) -> Response:
+        return _problem(404, str(exc), task_id=exc.task_id)
+
+    @app.exception_handler(TaskConflict)
+    async def conflict(_: Request, exc: TaskConflict) -> Response:
+        extra: dict[str, Any] = {}
+        if exc.task_id:
+            extra["task_id"] = exc.task_id
+        if exc.status is not None:
+            extra["status"] = exc.status.value
+        if exc.running_task_ids:
+            extra["running_task_ids"] = exc.running_task_ids
+        return _problem(409, str(exc), **extra)
+
+    @app.exception_handler(ShuttingDown)
+    async def shutting_down(_: Request, exc: ShuttingDown) -> Response:
+        return _problem(503, str(exc))
+
+    @app.exception_handler(task_query.QueryError)
+    async def bad_query(_: Request, exc: task_query.QueryError) -> Response:
+        return _problem(400, str(exc))
+
+    @app.get("/health", tags=["service"])
+    async def health() -> Response:
+        """Liveness and load; never needs a key."""
+        return _json({"status": "ok" if manager.accepting else "stopping", **manager.stats()})
+
+    dependencies = [Depends(_bearer(settings.api_key))] if settings.api_key else []
+    app.include_router(_control_router(manager, methods, settings), dependencies=dependencies)
+    from .events import events_router  # SSE and WebSocket streams
+
+    app.include_router(events_router(manager), dependencies=dependencies)
+    return app
+
+
+def _bearer(api_key: str):
+    expected = f"Bearer {api_key}".encode()
+
+    async def require_key(authorization: str | None = Header(None)) -> None:
+        if authorization is None or not secrets.compare_digest(authorization.encode(), expected):
+            raise HTTPException(401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+    return require_key
+
+
+def _execute_body(record: dict[str, Any], output: dict[str, Any] | None = None) -> dict[str, Any]:
+    body = {"status": record["status"], **record}
+    if output is not None:
+        body["output"] = output
+    return body
+
+
+def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settings: ServiceSettings) -> APIRouter:
+    router = APIRouter(prefix="/control", tags=["control"])
+    known = ", ".join(sorted(methods)) or "none"
+
+    def replay(task_id: str, fp: bytes) -> Response:
+        """Answer a repeated execute with the existing task, or 409 if it is other work."""
+        entry = manager.lookup(task_id)
+        if entry is None:
+            raise TaskNotFound(task_id)
+        if entry.fingerprint is not None and entry.fingerprint != fp:
+            raise TaskConflict(f"task {task_id!r} already exists with a different method, parameters or inputs",
+                               task_id=task_id, status=entry.status)
+        record = manager.get_status(task_id) or entry.record()
+        output = manager.get_output(task_id) if record["status"] == COMPLETE.value else None
+        code = 202 if record["status"] in ACTIVE_VALUES else 200
+        return _json(_execute_body(record, output), code, {"Location": f"/control/status/{task_id}"})
+
+    @router.post("/execute", status_code=202)
+    async def execute(body: ExecuteRequest) -> Response:
+        """Start `method`; background work answers 202 at once, quick methods 200 with their output."""
+        spec = methods.get(body.method)
+        if spec is None:
+            raise HTTPException(400, f"Unknown method: {body.method} (known: {known})")
+        if not manager.accepting:
+            raise ShuttingDown("service is shutting down")
+        params: Any = body.parameters
+        if spec.options.parameters is not None:
+            try:
+                params = spec.options.parameters.model_validate(body.parameters)
+            except ValidationError as exc:
+                errors = exc.errors(include_url=False, include_context=False)
+                for err in errors:
+                    err["loc"] = ("body", "parameters", *err["loc"])
+                raise RequestValidationError(errors) from None
+        task_id = body.task_id or new_task_id()
+        body.task_id = task_id
+        fp = fingerprint(body)
+        if manager.lookup(task_id) is not None:
+            return replay(task_id, fp)
+        callback = body.callback.model_dump() if body.callback is not None else None
+        location = {"Location": f"/control/status/{task_id}"}
+        try:
+            if spec.background:
+                fn = spec.fn
+                record = manager.submit(
+                    body, lambda task: fn(body, task), params=params,
+                    resource=spec.resource_key(body, params), limit=spec.options.concurrency,
+                    queue=spec.options.queue, timeout=spec.options.timeout or settings.task_timeout,
+                    fp=fp, callback=callback)
+                return _json(_execute_body(record), 202, location)
+            manager.reserve(body, fp, callback)
+        except TaskConflict as exc:
+            if exc.task_id == task_id:  # the same id arrived twice at once
+                return replay(task_id, fp)
+            raise
+        return await _run_quick(manager, spec, body, params, location)
+
+    @router.get("/status/{task_id}")
+    async def status(task_id: str, wait: float = Query(0, ge=0, description="long-poll seconds")) -> Response:
+        """The task's record; with `wait`, returns as soon as it changes (or at once if finished)."""
+        record, version = manager.snapshot(task_id)
+        if wait > 0 and record["status"] in ACTIVE_VALUES:
+            await manager.wait_for_change(task_id, version, min(wait, settings.max_wait))
+            record, _ = manager.snapshot(task_id)
+        return _json(record)
+
+    @router.get("/status")
+    async def status_by_query(task_id: str, wait: float = Query(0, ge=0)) -> Response:
+        return await status(task_id, wait)
+
+    @router.get("/output/{task_id}")
+    async def output(task_id: str) -> Response:
+        """The output of a complete task; 409 with the status otherwise."""
+        record, _ = manager.snapshot(task_id)
+        if record["status"] != COMPLETE.value:
+            return _problem(409, f"task {task_id!r} is {record['status']}, not complete",
+                            task_id=task_id, status=record["status"], error=record["error"])
+        return _json({"task_id": task_id, "output": manager.get_output(task_id)})
+
+    @router.get("/output")
+    async def output_by_query(task_id: str) -> Response:
+        return await output(task_id)
+
+    @router.post("/stop/{task_id}")
+    async def stop(task_id: str) -> Response:
+        """Cancel: a pending task at once, a running one via its token (`stopping`, then `cancelled`)."""
+        return _json(manager.stop(task_id))
+
+    @router.post("/stop")
+    async def stop_by_query(task_id: str) -> Response:
+        return await stop(task_id)
+
+    def page(conds: list, limit: int, offset: int) -> Response:
+        match = task_query.matcher(conds)
+        hits = [e for e in reversed(manager.entries()) if match(e)]  # newest first
+        chosen = hits[offset:offset + limit]
+        return _json({"tasks": manager.records(chosen), "total": len(hits), "limit": limit, "offset": offset})
+
+    @router.get("/tasks")
+    async def tasks(request: Request, limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0)) -> Response:
+        """List tasks, newest first. Filters: `status=a,b`, `method=`, `workflow_id=`, or
+        deepObject `filter[created_at][gt]=<ISO time>` with eq, ne, gt, lt, ge, le, like, notlike, in."""
+        pairs = [(k, v) for k, v in request.query_params.multi_items() if k not in ("limit", "offset")]
+        return page(task_query.from_query_params(pairs), limit, offset)
+
+    @router.post("/tasks/query")
+    async def tasks_query(request: Request, limit: int = Query(50, ge=1, le=1000),
+                          offset: int = Query(0, ge=0)) -> Response:
+        """Query with a JSON body: `{"status": {"op": "eq", "value": "complete"}, "created_at": {"gt": "..."}}`."""
+        try:
+            body = await request.json()
+        except ValueError:
+            return _problem(422, "body must be a JSON object of filters")
+        if not isinstance(body, dict):
+            return _problem(422, "body must be a JSON object of filters")
+        filters = body.get("filter", body) if isinstance(body.get("filter"), dict) else body
+        return page(task_query.from_json(filters), limit, offset)
+
+    @router.get("/methods")
+    async def list_methods() -> Response:
+        """Every method this service offers, with its docstring and options."""
+        return _json({"methods": [spec.describe() for spec in methods.values()]})
+
+    return router
+
+
+async def _run_quick(manager: TaskManager, spec: MethodSpec, body: ExecuteRequest, params: Any,
+                     location: dict[str, str]) -> Response:
+    """Run a quick method inside the request (on a thread, never on the event loop)."""
+    task_id = body.task_id or ""
+    try:
+        if spec.fn.__code__.co_argcount >= 2 if hasattr(spec.fn, "__code__") else False:
+            handle = Task(manager, body, params, threading.Event())
+            result = await run_in_threadpool(spec.fn, body, handle)
+        else:
+            result = await run_in_threadpool(spec.fn, body)
+    except Exception as exc:  # noqa: BLE001 - AI-Effect expects 200 {"status": "failed"}
+        logger.exception("quick method %s failed", spec.name)
+        record = manager.settle(task_id, None, error=str(exc) or type(exc).__name__)
+        return _json({"status": FAILED.value, "task_id": task_id, "error": record["error"]})
+    if isinstance(result, ExecuteResponse):
+        record = manager.settle(task_id, result)
+    else:
+        record = manager.settle(task_id, None, output=result)
+    if record["status"] == COMPLETE.value:
+        return _json({"status": COMPLETE.value, "task_id": task_id, "output": manager.get_output(task_id)})
+    if record["status"] == FAILED.value:
+        return _json({"status": FAILED.value, "task_id": task_id, "error": record["error"]})
+    return _json(_execute_body(record), 202, location)

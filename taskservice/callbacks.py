@@ -1,0 +1,62 @@
+"""Callbacks: send a task's record to a URL when it reaches a terminal state.
+
+Delivery runs on a small pool of its own, retries with exponential backoff a
+bounded number of times, and records the outcome in the task's
+`callback_info`; a failing receiver never changes the task's own status.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+if TYPE_CHECKING:
+    from .manager import TaskManager
+
+logger = logging.getLogger(__name__)
+
+ATTEMPTS = 5
+FIRST_DELAY = 0.2
+TIMEOUT = 10.0
+
+_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="callback")
+
+
+def deliver(manager: TaskManager, task_id: str, callback: dict[str, Any], record: dict[str, Any]) -> None:
+    """Queue the delivery of `record` to `callback` (url, method, headers)."""
+    _pool.submit(_send, manager, task_id, callback, record)
+
+
+def _send(manager: TaskManager, task_id: str, callback: dict[str, Any], record: dict[str, Any]) -> None:
+    url, method = callback["url"], callback.get("method", "POST").upper()
+    headers = dict(callback.get("headers") or {})
+    delay, error = FIRST_DELAY, None
+    info: dict[str, Any] = {"url": url, "status": "pending", "attempts": 0}
+    with httpx.Client(timeout=TIMEOUT) as client:
+        for attempt in range(1, ATTEMPTS + 1):
+            info["attempts"] = attempt
+            try:
+                response = client.request(method, url, json=record, headers=headers)
+                if response.status_code < 400:
+                    info.update(status="delivered", http_status=response.status_code, error=None,
+                                delivered_at=time.time())
+                    manager.record_callback(task_id, info)
+                    return
+                error = f"HTTP {response.status_code}"
+                if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
+                    break  # the receiver refuses this request; retrying won't help
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            info.update(status="retrying", error=error)
+            manager.record_callback(task_id, dict(info))
+            if attempt < ATTEMPTS:
+                time.sleep(delay)
+                delay *= 2
+    info.update(status="failed", error=error)
+    logger.warning("callback for task %s to %s failed after %d attempt(s): %s",
+                   task_id, url, info["attempts"], error)
+    manager.record_callback(task_id, info)

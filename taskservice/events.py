@@ -1,0 +1,148 @@
+"""Push instead of polling: `GET /control/events` (SSE) and `/control/ws` (WebSocket).
+
+A subscriber first receives a snapshot of the current state, then every
+change in order. Worker threads never touch the event loop directly: the
+manager calls our listener under its lock and the listener hands the record
+over with `call_soon_threadsafe`. Progress-only updates are coalesced so a
+chatty task cannot flood a slow subscriber.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+from sse_starlette.sse import EventSourceResponse
+
+from .manager import ACTIVE, TaskManager, TaskNotFound
+
+ACTIVE_VALUES = frozenset(s.value for s in ACTIVE)
+THROTTLE = 0.1  # seconds between batches of progress updates
+QUEUE_MAX = 10_000
+
+
+class Subscription:
+    """Changes of all tasks, or of one, as an async iterator of (kind, record)."""
+
+    def __init__(self, manager: TaskManager, task_id: str | None = None) -> None:
+        self.manager = manager
+        self.task_id = task_id
+        self.loop = asyncio.get_running_loop()
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_MAX)
+        self.lagged = False
+
+    def _listener(self, record: dict[str, Any]) -> None:  # called under the manager's lock, any thread
+        if self.task_id is None or record["task_id"] == self.task_id:
+            self.loop.call_soon_threadsafe(self._put, record)
+
+    def _put(self, record: dict[str, Any]) -> None:
+        try:
+            self.queue.put_nowait(record)
+        except asyncio.QueueFull:
+            self.lagged = True
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        with self.manager._lock:  # subscribe and read atomically: no change falls in between
+            self.manager.add_listener(self._listener)
+            if self.task_id is not None:
+                entry = self.manager.lookup(self.task_id)
+                if entry is None:
+                    self.manager.remove_listener(self._listener)
+                    raise TaskNotFound(self.task_id)
+                return [entry.record()]
+            return [e.record() for e in self.manager.entries() if e.status in ACTIVE]
+
+    def close(self) -> None:
+        self.manager.remove_listener(self._listener)
+
+    async def changes(self) -> AsyncIterator[list[dict[str, Any]]]:
+        """Batches of changes, in order, with progress-only updates of one task coalesced."""
+        while True:
+            batch = [await self.queue.get()]
+            while not self.queue.empty():
+                batch.append(self.queue.get_nowait())
+            if self.lagged:
+                self.lagged = False
+                batch = self.snapshot_again()
+            yield _coalesce(batch)
+            if any(r["status"] in ACTIVE_VALUES for r in batch):
+                await asyncio.sleep(THROTTLE)
+
+    def snapshot_again(self) -> list[dict[str, Any]]:
+        with self.manager._lock:
+            if self.task_id is not None:
+                entry = self.manager.lookup(self.task_id)
+                return [entry.record()] if entry is not None else []
+            return [e.record() for e in self.manager.entries() if e.status in ACTIVE]
+
+
+def _coalesce(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop a record when the next one for the same task has the same status."""
+    out: list[dict[str, Any]] = []
+    for i, record in enumerate(batch):
+        later = next((r for r in batch[i + 1:] if r["task_id"] == record["task_id"]), None)
+        if later is not None and later["status"] == record["status"]:
+            continue
+        out.append(record)
+    return out
+
+
+def events_router(manager: TaskManager) -> APIRouter:
+    router = APIRouter(prefix="/control", tags=["events"])
+
+    @router.get("/events")
+    async def events(task_id: str | None = Query(None)) -> EventSourceResponse:
+        """Server-Sent Events: `snapshot` first, then `task` changes; `end` when a watched task ends."""
+        sub = Subscription(manager, task_id)
+        first = sub.snapshot()
+
+        async def stream() -> AsyncIterator[dict[str, str]]:
+            try:
+                yield {"event": "snapshot", "data": json.dumps({"tasks": first})}
+                if task_id is not None and first[0]["status"] not in ACTIVE_VALUES:
+                    yield {"event": "end", "data": json.dumps(first[0])}
+                    return
+                async for batch in sub.changes():
+                    for record in batch:
+                        yield {"event": "task", "data": json.dumps(record)}
+                        if task_id is not None and record["status"] not in ACTIVE_VALUES:
+                            yield {"event": "end", "data": json.dumps(record)}
+                            return
+            finally:
+                sub.close()
+
+        return EventSourceResponse(stream(), ping=15)
+
+    @router.websocket("/ws")
+    async def websocket(ws: WebSocket, task_id: str | None = None) -> None:
+        """The same stream as JSON messages: {"type": "snapshot"|"task"|"end", ...}."""
+        await ws.accept()
+        sub = Subscription(manager, task_id)
+        try:
+            try:
+                first = sub.snapshot()
+            except TaskNotFound as exc:
+                await ws.send_json({"type": "error", "error": str(exc)})
+                await ws.close(code=4404)
+                return
+            await ws.send_json({"type": "snapshot", "tasks": first})
+            if task_id is not None and first[0]["status"] not in ACTIVE_VALUES:
+                await ws.send_json({"type": "end", "task": first[0]})
+                await ws.close()
+                return
+            async for batch in sub.changes():
+                for record in batch:
+                    await ws.send_json({"type": "task", "task": record})
+                    if task_id is not None and record["status"] not in ACTIVE_VALUES:
+                        await ws.send_json({"type": "end", "task": record})
+                        await ws.close()
+                        return
+        except WebSocketDisconnect:
+            pass
+        finally:
+            sub.close()
+
+    return router

@@ -1,0 +1,37 @@
+"""Settings of a template service, read from the environment.
+
+All names share the `SERVICE_` prefix (`SERVICE_API_KEY`, `SERVICE_MAX_WORKERS`,
+...), except `PORT` and `HOST`, which keep the seed's spelling
+(`PORT=8080 python service.py`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SERVICE_", extra="ignore")
+
+    host: str = Field("0.0.0.0", validation_alias=AliasChoices("SERVICE_HOST", "HOST"))
+    port: int = Field(8080, validation_alias=AliasChoices("SERVICE_PORT", "PORT"))
+    title: str = "Concurrent Service"
+
+    api_key: str | None = Field(None, description="Bearer token required on every route but /health")
+    max_workers: int = Field(32, ge=1, description="Threads running background tasks")
+    task_timeout: float = Field(6 * 3600, gt=0, description="Default per-method timeout, seconds from start")
+    retention_ttl: float = Field(3600, gt=0, description="Finished tasks live this long after their last read")
+    retention_max: int = Field(10_000, ge=1, description="At most this many finished tasks are kept")
+    shutdown_grace: float = Field(10, ge=0, description="Seconds running tasks get to stop on SIGTERM")
+    max_wait: float = Field(60, ge=0, description="Cap of the long-poll `?wait=` on status")
+    data_dir: Path = Field(Path("var/data"), description="Where tasks write their file outputs")
+    method_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description='Per-method overrides as JSON, e.g. {"LongProcess": {"timeout": 60, "concurrency": 1, "queue": true}}',
+    )
+    access_log: bool = False
+    log_level: str = "info"
