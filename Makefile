@@ -33,7 +33,7 @@ test: system venv
 	$(PY) -m pytest
 
 demo: system venv
-	$(PY) scripts/demo.py
+	$(PY) scripts/demo_service.py
 
 bench: system venv
 	$(PY) bench/service.py
