@@ -1,0 +1,99 @@
+"""Async client of a node service's control interface (template or AI-Effect style).
+
+Every call returns a `Reply`; transport faults (refused connection, timeouts,
+5xx) come back as `Reply(transient=True)` instead of raising, so the runner
+decides about retries in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from taskservice.models import TaskStatus
+
+_DONE = {"complete": TaskStatus.COMPLETE, "completed": TaskStatus.COMPLETE, "succeeded": TaskStatus.COMPLETE,
+         "success": TaskStatus.COMPLETE, "done": TaskStatus.COMPLETE,
+         "failed": TaskStatus.FAILED, "error": TaskStatus.FAILED,
+         "cancelled": TaskStatus.CANCELLED, "canceled": TaskStatus.CANCELLED,
+         "stopping": TaskStatus.STOPPING}
+
+
+def normalize_status(value: Any) -> TaskStatus:
+    """Map any service's status word onto the one enum (unknown words count as running)."""
+    if isinstance(value, str):
+        v = value.strip().lower()
+        if v in _DONE:
+            return _DONE[v]
+        if v == "pending" or v == "queued":
+            return TaskStatus.PENDING
+    return TaskStatus.RUNNING
+
+
+@dataclass
+class Reply:
+    status_code: int = 0
+    body: dict[str, Any] = field(default_factory=dict)
+    transient: bool = False
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    def detail(self) -> str:
+        if self.error:
+            return self.error
+        d = self.body.get("detail") or self.body.get("error") or self.body
+        return f"HTTP {self.status_code}: {d}"
+
+
+class ControlClient:
+    """One shared `httpx.AsyncClient` for every node task a worker drives."""
+
+    def __init__(self, timeout: float = 10.0, max_connections: int = 1000) -> None:
+        self.timeout = timeout
+        self.http = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=200),
+        )
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    @staticmethod
+    def _headers(api_key: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+    async def _call(self, method: str, url: str, *, api_key: str | None, timeout: float | None = None,
+                    **kw: Any) -> Reply:
+        try:
+            resp = await self.http.request(method, url, headers=self._headers(api_key),
+                                           timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+                                           **kw)
+        except httpx.HTTPError as exc:  # refused, reset, timeout, ...
+            return Reply(0, {}, True, f"{type(exc).__name__}: {exc or url}")
+        try:
+            body = resp.json()
+            if not isinstance(body, dict):
+                body = {"value": body}
+        except ValueError:
+            body = {"text": resp.text[:500]}
+        return Reply(resp.status_code, body, resp.status_code >= 500)
+
+    async def execute(self, base: str, body: dict[str, Any], api_key: str | None) -> Reply:
+        return await self._call("POST", f"{base}/control/execute", api_key=api_key, json=body)
+
+    async def status(self, base: str, task_id: str, wait: float, api_key: str | None) -> Reply:
+        params = {"wait": f"{wait:.3f}"} if wait > 0 else None
+        return await self._call("GET", f"{base}/control/status/{quote(task_id, safe='')}", api_key=api_key,
+                                params=params, timeout=self.timeout + wait)
+
+    async def output(self, base: str, task_id: str, api_key: str | None) -> Reply:
+        return await self._call("GET", f"{base}/control/output/{quote(task_id, safe='')}", api_key=api_key)
+
+    async def stop(self, base: str, task_id: str, api_key: str | None) -> Reply:
+        return await self._call("POST", f"{base}/control/stop/{quote(task_id, safe='')}", api_key=api_key)

@@ -1,0 +1,426 @@
+"""The worker-side monitor: drives many node tasks at once in one asyncio loop.
+
+`Runner` lives in every worker process, in a thread beside RQ's work loop.
+For each node it holds the lease of, it sends `execute` (idempotent by task
+id), long-polls `/control/status/{task_id}?wait=` with one shared httpx
+client, records progress, fetches the output and advances the workflow with
+one atomic script that also schedules the downstream nodes exactly once.
+
+Crash safety: leases are renewed by a heartbeat; a reaper in every worker
+takes over leases that expired (a worker SIGKILLed) and re-sends `execute`
+with the same task id, which re-attaches to the running service task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+from orchestrator.control import ControlClient, Reply, normalize_status
+from orchestrator.jobs import Jobs
+from orchestrator.settings import Settings
+from orchestrator.store import Claim, Store, now_iso, task_id_for
+from taskservice.models import TaskStatus
+
+log = logging.getLogger("orchestrator.runner")
+
+FINAL = {"complete", "failed", "cancelled"}
+
+
+class NodeFailed(Exception):
+    """A node that cannot go on: its error message ends the node as failed."""
+
+
+class Node:
+    """Everything needed to drive one vertex of one workflow run."""
+
+    def __init__(self, claim: Claim, run: str, spec: dict[str, Any], api_key: str | None,
+                 settings: Settings) -> None:
+        self.claim = claim
+        self.wid = claim.workflow_id
+        self.index = claim.index
+        v = spec["graph"]["vertices"][claim.index]
+        self.vertex = v
+        self.name = f"{v['container']}.{v['operation']}"
+        host = v["host"]
+        host = f"[{host}]" if ":" in host else host
+        self.base = f"{v.get('scheme', 'http')}://{host}:{v['port']}"
+        self.task_id = task_id_for(self.wid, run, claim.index, v["container"], v["operation"], claim.attempt)
+        self.api_key = api_key or settings.services_api_key
+        opts = spec.get("options") or {}
+        self.timeout = ((opts.get("node_timeouts") or {}).get(v["container"])
+                        or (opts.get("node_timeouts") or {}).get(self.name)
+                        or opts.get("node_timeout") or settings.node_timeout)
+        self.max_retries = opts.get("max_retries")
+        if self.max_retries is None:
+            self.max_retries = settings.max_retries
+        ff = opts.get("fail_fast")
+        self.fail_fast = settings.fail_fast if ff is None else bool(ff)
+        params = dict((spec.get("parameters") or {}).get(v["container"]) or {})
+        params.update((spec.get("parameters") or {}).get(self.name) or {})
+        inputs = claim.parent_outputs if v["parents"] else (spec.get("inputs") or [])
+        self.inputs = [x for x in inputs if x is not None]
+        self.body = {"method": v["operation"], "task_id": self.task_id, "workflow_id": self.wid,
+                     "inputs": self.inputs, "parameters": params}
+        self.retries = claim.retries
+        self.started_ts = claim.started_ts
+        self.stop_sent = claim.stop_sent
+
+    @property
+    def member(self) -> str:
+        return f"{self.wid}|{self.index}"
+
+
+class Runner:
+    def __init__(self, settings: Settings, workflow_id: str | None = None) -> None:
+        self.settings = settings
+        self.store = Store.from_url(settings.redis_url, settings.prefix)
+        self.rq_connection = redis.Redis.from_url(settings.redis_url)
+        self.jobs = Jobs(self.store, self.rq_connection, settings)
+        self.only = workflow_id
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread: threading.Thread | None = None
+        self.tasks: dict[str, asyncio.Task[None]] = {}  # lease member -> driving task (loop thread only)
+        self.on_workflow_end: Callable[[], None] | None = None
+        self._stop: asyncio.Event | None = None
+        self.control: ControlClient | None = None
+
+    # lifecycle ------------------------------------------------------------------
+    def start_thread(self) -> None:
+        ready = threading.Event()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._thread_main, args=(ready,), name="orch-monitor",
+                                       daemon=True)
+        self.thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("monitor thread did not start")
+
+    def _thread_main(self, ready: threading.Event) -> None:
+        assert self.loop is not None
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self._main(ready))
+
+    async def _main(self, ready: threading.Event) -> None:
+        self.control = ControlClient(self.settings.http_timeout)
+        self._stop = asyncio.Event()
+        if self.only:
+            self._refresh_dedicated()
+        ready.set()
+        loops = [asyncio.create_task(self._every(self.settings.heartbeat_interval, self._heartbeat)),
+                 asyncio.create_task(self._every(self.settings.reaper_interval, self._reap)),
+                 asyncio.create_task(self._every(self.settings.maintenance_interval, self._maintain))]
+        if self.only:
+            loops.append(asyncio.create_task(self._every(0.2, self._watch_workflow)))
+        await self._stop.wait()
+        for t in loops:
+            t.cancel()
+        members = list(self.tasks)
+        for t in list(self.tasks.values()):
+            t.cancel()
+        await asyncio.gather(*self.tasks.values(), *loops, return_exceptions=True)
+        try:
+            self.store.release(self.worker_id, members)  # others take over at once
+            if self.only:
+                self.store.r.delete(self.store.dedicated_key(self.only))
+        except redis.RedisError:
+            pass
+        await self.control.aclose()
+
+    def stop(self) -> None:
+        if self.loop is not None and self._stop is not None and self.thread and self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self._stop.set)
+            self.thread.join(15)
+
+    async def _every(self, interval: float, fn: Callable[[], Any]) -> None:
+        while True:
+            try:
+                res = fn()
+                if asyncio.iscoroutine(res):
+                    await res
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - keep the loop alive through Redis hiccups
+                log.exception("background step %s failed", getattr(fn, "__name__", fn))
+            await asyncio.sleep(interval)
+
+    # starting nodes ---------------------------------------------------------------
+    def start(self, workflow_id: str, index: int) -> str:
+        """Called by the RQ job in the main thread: claim, then hand over to the loop."""
+        claim = self.store.claim(workflow_id, index, self.worker_id, self.settings.lease_ttl)
+        if claim is None:
+            return "skipped"
+        assert self.loop is not None
+        self.loop.call_soon_threadsafe(self._spawn, claim)
+        return "started"
+
+    def _spawn(self, claim: Claim) -> None:
+        member = f"{claim.workflow_id}|{claim.index}"
+        current = self.tasks.get(member)
+        if current is not None and not current.done():
+            return
+        task = asyncio.get_running_loop().create_task(self._drive(claim))
+        self.tasks[member] = task
+
+        def forget(t: asyncio.Task[None], m: str = member) -> None:
+            if self.tasks.get(m) is t:
+                del self.tasks[m]
+        task.add_done_callback(forget)
+
+    # background duties ---------------------------------------------------------------
+    def _heartbeat(self) -> None:
+        lost = self.store.heartbeat(self.worker_id, list(self.tasks), self.settings.lease_ttl)
+        for m in lost:
+            t = self.tasks.get(m)
+            if t is not None:
+                log.warning("lease %s taken over by another worker; letting go", m)
+                t.cancel()
+        if self.only:
+            self._refresh_dedicated()
+
+    def _refresh_dedicated(self) -> None:
+        assert self.only
+        self.store.r.set(self.store.dedicated_key(self.only), self.worker_id,
+                         ex=max(int(self.settings.heartbeat_interval * 3), 5))
+
+    def _reap(self) -> None:
+        for member in self.store.expired_leases():
+            wid, _, idx = member.rpartition("|")
+            if (self.only and wid != self.only) or member in self.tasks:
+                continue
+            claim = self.store.claim(wid, int(idx), self.worker_id, self.settings.lease_ttl)
+            if claim is not None:
+                log.info("taking over %s (lease expired)", member)
+                self._spawn(claim)
+
+    def _maintain(self) -> None:
+        lock = f"{self.settings.prefix}:maintenance"
+        if self.store.r.set(lock, self.worker_id, nx=True, ex=max(int(self.settings.maintenance_interval), 1)):
+            self.store.prune(self.settings.retention_seconds, self.settings.max_finished)
+
+    _seen_workflow = False
+
+    def _watch_workflow(self) -> None:
+        assert self.only
+        wf = self.store.r.hget(self.store.wf_key(self.only), "status")
+        if wf is not None:
+            self._seen_workflow = True
+        ended = (wf in FINAL) or (wf is None and self._seen_workflow)
+        if ended and not self.tasks and self.on_workflow_end is not None:
+            cb, self.on_workflow_end = self.on_workflow_end, None
+            cb()
+
+    # driving one node -------------------------------------------------------------------
+    async def _drive(self, claim: Claim) -> None:
+        spec = self.store.spec(claim.workflow_id)
+        if spec is None:
+            return
+        run, spec_d, api_key = spec
+        node = Node(claim, run, spec_d, api_key, self.settings)
+        try:
+            if claim.status == "stopping" or claim.workflow_status not in ("pending", "running"):
+                await self._wind_down(node)
+                return
+            await self._run(node)
+        except NodeFailed as exc:
+            await self._finish(node, TaskStatus.FAILED, {"error": str(exc)}, f"node {node.name} failed: {exc}")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - never leave a node hanging on a bug
+            log.exception("driving %s failed", node.name)
+            await self._finish(node, TaskStatus.FAILED, {"error": f"orchestrator error: {exc!r}"},
+                               f"node {node.name} failed: orchestrator error: {exc!r}")
+
+    async def _transient(self, node: Node, what: str) -> None:
+        """Count one transient fault; back off, or give up past the node's limit."""
+        node.retries += 1
+        self.store.patch(node.wid, node.index, {"retries": node.retries, "last_error": what,
+                                                "updated_at": now_iso()})
+        if node.retries > node.max_retries:
+            raise NodeFailed(f"gave up after {node.max_retries} retries: {what}")
+        delay = min(self.settings.retry_backoff * 2 ** (node.retries - 1), self.settings.retry_backoff_max)
+        await asyncio.sleep(delay)
+
+    async def _execute(self, node: Node) -> Reply:
+        assert self.control is not None
+        while True:
+            reply = await self.control.execute(node.base, node.body, node.api_key)
+            if reply.transient or (reply.status_code == 409 and not reply.body.get("task_id")):
+                await self._transient(node, f"execute: {reply.detail()}")
+                continue
+            if reply.status_code in (200, 201, 202):
+                return reply
+            raise NodeFailed(f"execute rejected: {reply.detail()}")
+
+    async def _run(self, node: Node) -> None:
+        assert self.control is not None
+        while True:  # one pass per execute (a vanished task is executed again)
+            reply = await self._execute(node)
+            st = normalize_status(reply.body.get("status"))
+            if not await self._mark_running(node):
+                return
+            if st in (TaskStatus.COMPLETE, TaskStatus.FAILED, TaskStatus.CANCELLED):
+                if st is TaskStatus.COMPLETE and "output" in reply.body:
+                    await self._complete(node, reply.body.get("output"))
+                    return
+                if st is TaskStatus.FAILED:
+                    raise NodeFailed(str(reply.body.get("error") or "failed"))
+                if st is TaskStatus.CANCELLED:
+                    await self._finish(node, TaskStatus.CANCELLED, {"error": "cancelled by the service"},
+                                       f"node {node.name} was cancelled by its service")
+                    return
+            if await self._monitor(node):
+                return
+
+    async def _mark_running(self, node: Node) -> bool:
+        fields: dict[str, Any] = {"task_id": node.task_id, "updated_at": now_iso(),
+                                  "inputs": json.dumps(node.inputs, separators=(",", ":"))}
+        if node.started_ts is None:
+            node.started_ts = time.time()
+            fields.update(started_at=now_iso(), started_ts=repr(node.started_ts))
+        prev = self.store.patch(node.wid, node.index, fields, allowed=("pending", "running"),
+                                new_status="running")
+        if prev is None:
+            # cancelled (or deleted) while we were sending execute: stop what we started
+            await self._send_stop(node)
+            await self._finish(node, TaskStatus.CANCELLED, {}, "")
+            return False
+        return True
+
+    async def _monitor(self, node: Node) -> bool:
+        """Follow the task to its end. False: it vanished and must be executed again."""
+        assert self.control is not None
+        last: Any = None
+        delay = self.settings.poll_min_interval
+        while True:
+            nst = self.store.node_status(node.wid, node.index)
+            if nst is None or nst in FINAL:
+                if nst is None:
+                    await self._send_stop(node)
+                return True
+            if nst == "stopping" and not node.stop_sent:
+                await self._send_stop(node)
+            wait = self.settings.poll_wait
+            if node.timeout:
+                remaining = node.started_ts + float(node.timeout) - time.time()  # type: ignore[operator]
+                if remaining <= 0:
+                    await self._send_stop(node)
+                    raise NodeFailed(f"timed out after {float(node.timeout):g} s")
+                wait = min(wait, remaining)
+            t0 = time.monotonic()
+            reply = await self.control.status(node.base, node.task_id, wait, node.api_key)
+            elapsed = time.monotonic() - t0
+            if reply.status_code == 404:
+                await self._transient(node, "task vanished from its service (restarted?)")
+                return False
+            if reply.transient:
+                await self._transient(node, f"status: {reply.detail()}")
+                continue
+            if not reply.ok:
+                raise NodeFailed(f"status: {reply.detail()}")
+            body = reply.body
+            st = normalize_status(body.get("status"))
+            if st is TaskStatus.COMPLETE:
+                extra = {"details": json.dumps(body["details"], separators=(",", ":"))} if body.get("details") else {}
+                await self._complete(node, await self._output(node), extra)
+                return True
+            if st is TaskStatus.FAILED:
+                raise NodeFailed(str(body.get("error") or "failed on its service"))
+            if st is TaskStatus.CANCELLED:
+                await self._finish(node, TaskStatus.CANCELLED, {"error": body.get("error") or "cancelled"},
+                                   f"node {node.name} was cancelled")
+                return True
+            seen = (body.get("status"), body.get("progress"), body.get("details"))
+            if seen != last:
+                last = seen
+                delay = self.settings.poll_min_interval
+                fields: dict[str, Any] = {"updated_at": now_iso()}
+                if body.get("progress") is not None:
+                    fields["progress"] = body.get("progress")
+                if body.get("details"):
+                    fields["details"] = json.dumps(body.get("details"), separators=(",", ":"))
+                self.store.patch(node.wid, node.index, fields, allowed=("running", "stopping"))
+            elif wait > 0.2 and elapsed < min(wait / 2, 0.5):
+                await asyncio.sleep(delay)  # the service ignores ?wait: poll with backoff
+                delay = min(delay * 2, self.settings.poll_max_interval)
+
+    async def _output(self, node: Node) -> Any:
+        assert self.control is not None
+        while True:
+            reply = await self.control.output(node.base, node.task_id, node.api_key)
+            if reply.ok:
+                return reply.body.get("output", reply.body)
+            if reply.transient or reply.status_code in (404, 409):
+                await self._transient(node, f"output: {reply.detail()}")
+                continue
+            raise NodeFailed(f"output: {reply.detail()}")
+
+    async def _complete(self, node: Node, output: Any, extra: dict[str, Any] | None = None) -> None:
+        fields = {"output": json.dumps(output, separators=(",", ":")), "progress": 100, **(extra or {})}
+        await self._finish(node, TaskStatus.COMPLETE, fields, "")
+
+    async def _finish(self, node: Node, status: TaskStatus, fields: dict[str, Any], wf_error: str) -> None:
+        res = self.store.finish(node.wid, node.index, status.value, fields,
+                                retention=self.settings.retention_seconds, fail_fast=node.fail_fast,
+                                lease_ttl=self.settings.lease_ttl, wf_error=wf_error)
+        if not res.changed:
+            return
+        if res.to_start:
+            self.jobs.enqueue(node.wid, res.to_start)
+        if res.to_stop:
+            await asyncio.gather(*(self.stop_node(node.wid, j) for j in res.to_stop))
+
+    async def _send_stop(self, node: Node) -> None:
+        assert self.control is not None
+        reply = await self.control.stop(node.base, node.task_id, node.api_key)
+        node.stop_sent = True
+        if not reply.transient:
+            self.store.patch(node.wid, node.index, {"stop_sent": "1"})
+
+    async def stop_node(self, wid: str, index: int) -> None:
+        """Send /control/stop to node `index` (driven by any worker)."""
+        assert self.control is not None
+        await stop_node_task(self.store, self.control, self.settings, wid, index)
+
+    async def _wind_down(self, node: Node) -> None:
+        """The workflow no longer wants this node: stop it on its service and wait for the end."""
+        if node.claim.status == "pending":
+            await self._finish(node, TaskStatus.CANCELLED, {}, "")
+            return
+        if not node.stop_sent:
+            await self._send_stop(node)
+        try:
+            await self._monitor(node)
+        except NodeFailed as exc:
+            await self._finish(node, TaskStatus.CANCELLED, {"error": str(exc)}, "")
+
+
+async def stop_node_task(store: Store, control: ControlClient, settings: Settings, wid: str,
+                         index: int) -> bool:
+    """Best-effort `/control/stop` for a node's current task (used by the API and the runner)."""
+    spec = store.spec(wid)
+    if spec is None:
+        return False
+    run, spec_d, api_key = spec
+    n = store.node(wid, index)
+    if not n:
+        return False
+    v = spec_d["graph"]["vertices"][index]
+    tid = n.get("task_id") or task_id_for(wid, run, index, v["container"], v["operation"],
+                                           int(n.get("attempt", 1)))
+    host = f"[{v['host']}]" if ":" in v["host"] else v["host"]
+    reply = await control.stop(f"{v.get('scheme', 'http')}://{host}:{v['port']}", tid,
+                               api_key or settings.services_api_key)
+    if not reply.transient:
+        store.patch(wid, index, {"stop_sent": "1"})
+    return reply.ok

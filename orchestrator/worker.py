@@ -1,0 +1,55 @@
+"""`python -m worker [--workflow-id ID]` (from orchestrator/) or `orchestrator-worker`.
+
+Runs an RQ `SimpleWorker` (no fork per job) in the main thread and the node
+monitor (`runner.Runner`) in a thread beside it. Without `--workflow-id` it
+serves every workflow until stopped (SIGTERM/SIGINT: its leases are released
+so another worker takes over at once). With `--workflow-id` it serves only
+that workflow, may be started before the workflow is submitted, and exits
+when the workflow has ended.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # `cd orchestrator && python -m worker`: make the package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from rq import SimpleWorker  # noqa: E402
+
+from orchestrator import jobs  # noqa: E402
+from orchestrator.runner import Runner  # noqa: E402
+from orchestrator.settings import Settings  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="worker", description=__doc__.splitlines()[0])
+    parser.add_argument("--workflow-id", help="serve only this workflow and exit when it ends")
+    parser.add_argument("--log-level", default=os.environ.get("ORCHESTRATOR_LOG_LEVEL", "WARNING"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+    settings = Settings()
+    runner = Runner(settings, workflow_id=args.workflow_id)
+    jobs.bind(runner)
+    runner.start_thread()
+    queue = jobs.dedicated_queue_name(settings, args.workflow_id) if args.workflow_id else settings.queue
+    worker = SimpleWorker([queue], connection=runner.rq_connection)
+    if args.workflow_id:
+        runner.on_workflow_end = lambda: os.kill(os.getpid(), signal.SIGTERM)
+    print(f"worker {runner.worker_id} listening on {queue} ({settings.redis_url})", flush=True)
+    try:
+        worker.work(with_scheduler=False, logging_level=args.log_level.upper())
+    finally:
+        runner.stop()
+        jobs.bind(None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
