@@ -1,0 +1,357 @@
+"""Motion-stage service: a Suruga Seiki DA1000/DA1100 stage (or its simulator) behind the task template.
+
+Long operations (moves, angle adjustment, flat/focus alignment, profile measurement) run as background
+tasks, one per stage at a time (left = axes 1-6, right = 7-12): a second one on a busy stage answers 409
+naming the running task, unless `SERVICE_METHOD_OPTIONS` sets `queue`. Stopping a task calls the vendor
+`Stop()` and the task stays `stopping` until the hardware reports rest. Quick operations (positions, axis
+states, servo, stop-all) answer inside execute.
+
+Run: `cd services/motion_stage && PORT=8081 python service.py` (simulator by default; `MOTION_BACKEND=dotnet`
+with `MOTION_DLL_PATH` for the real controller; see README.md).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+try:
+    import taskservice  # noqa: F401
+except ImportError:  # running from a checkout without `pip install -e .`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from taskservice import DataReference, ExecuteRequest, Task, TaskCancelled, method, run  # noqa: E402
+from taskservice.data import file_reference  # noqa: E402
+
+from services.motion_stage.controller import (AXIS_NAMES, Cancelled, StageController, Trace,  # noqa: E402
+                                              load_motion, stage_of)
+from services.motion_stage.settings import MotionSettings  # noqa: E402
+
+logger = logging.getLogger("motion_stage")
+
+_controller: StageController | None = None
+_controller_lock = threading.Lock()
+
+
+def controller() -> StageController:
+    """The connected controller (connected at startup, or on first use when run without the lifespan)."""
+    global _controller
+    with _controller_lock:
+        if _controller is None:
+            settings = MotionSettings()
+            ctl = StageController(load_motion(settings), settings)
+            ctl.connect()
+            _controller = ctl
+        return _controller
+
+
+def on_startup() -> None:
+    info = controller().info
+    logger.info("motion controller connected: %s", info)
+
+
+def on_shutdown() -> None:
+    """Runs after the template cancelled running tasks: stop every procedure and axis, then disconnect."""
+    if _controller is not None:
+        result = _controller.stop_all(wait=True)
+        logger.info("all axes stopped: %s", result["still_moving"] or "none moving")
+        _controller.close()
+
+
+# ------------------------------------------------------------------------------------------ parameters
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+Stage = Literal["left", "right"]
+Axis = Field(ge=1, le=12, description="axis number: 1-6 left stage (X1 Y1 Z1 Tx1 Ty1 Tz1), 7-12 right")
+
+
+class MoveAbsoluteParams(_Params):
+    axis: int = Axis
+    position: float = Field(ge=-1e6, le=1e6, description="target, um (deg for angle axes)")
+    speed: float = Field(gt=0, le=1e5, description="um/s (deg/s)")
+
+
+class MoveRelativeParams(_Params):
+    axis: int = Axis
+    distance: float = Field(ge=-1e6, le=1e6, description="um (deg for angle axes)")
+    speed: float = Field(gt=0, le=1e5, description="um/s (deg/s)")
+
+
+class AxisParams(_Params):
+    axis: int = Axis
+
+
+class AxisStatusParams(_Params):
+    axis: int | None = Field(None, ge=1, le=12, description="one axis, or all when absent")
+
+
+class ServoParams(_Params):
+    axis: int = Axis
+    on: bool
+
+
+class AngleAdjustmentParams(_Params):
+    stage: Stage
+    gap: float = Field(2.0, ge=0, le=1000, description="um to back off from the surface at the end")
+    signal_lower_limit: float = Field(0.05, gt=0, description="contact signal threshold, V")
+    contact_search_range: float = Field(100.0, gt=0, le=10000, description="um")
+    contact_search_speed: float = Field(100.0, gt=0, le=10000, description="um/s")
+    push_distance: float = Field(5.0, ge=0, le=100, description="um pushed after contact")
+    angle_search_range_tx: float = Field(1.0, gt=0, le=10, description="deg")
+    angle_search_range_ty: float = Field(1.0, gt=0, le=10, description="deg")
+    angle_search_speed_tx: float = Field(1.0, gt=0, le=100, description="deg/s")
+    angle_search_speed_ty: float = Field(1.0, gt=0, le=100, description="deg/s")
+    angle_convergent_range_tx: float = Field(0.01, gt=0, description="deg")
+    angle_convergent_range_ty: float = Field(0.01, gt=0, description="deg")
+    angle_max_count: int = Field(5, ge=1, le=100)
+
+    def vendor(self) -> dict[str, Any]:
+        return {"gap": self.gap, "signalLowerLimit": self.signal_lower_limit,
+                "contactSearchRange": self.contact_search_range, "contactSearchSpeed": self.contact_search_speed,
+                "pushDistance": self.push_distance, "angleSearchRangeTx": self.angle_search_range_tx,
+                "angleSearchRangeTy": self.angle_search_range_ty, "angleSearchSpeedTx": self.angle_search_speed_tx,
+                "angleSearchSpeedTy": self.angle_search_speed_ty,
+                "angleConvergentRangeTx": self.angle_convergent_range_tx,
+                "angleConvergentRangeTy": self.angle_convergent_range_ty, "angleMaxCount": self.angle_max_count}
+
+
+class FlatAlignmentParams(_Params):
+    stage: Stage = "left"
+    pm_channel: int = Field(1, ge=1, le=2)
+    wavelength: float = Field(1310.0, gt=0, le=5000, description="nm")
+    field_search_threshold: float = Field(-40.0, description="dBm: light found above this")
+    peak_search_threshold: float = Field(-30.0, description="dBm: minimum for a peak search")
+    search_range_x: float = Field(200.0, gt=0, le=5000, description="um, full width")
+    search_range_y: float = Field(200.0, gt=0, le=5000, description="um, full width")
+    field_search_pitch_x: float = Field(5.0, gt=0, le=500, description="um")
+    field_search_pitch_y: float = Field(5.0, gt=0, le=500, description="um")
+    field_search_speed_x: float = Field(1000.0, gt=0, le=1e5, description="um/s")
+    field_search_speed_y: float = Field(1000.0, gt=0, le=1e5, description="um/s")
+    peak_search_speed_x: float = Field(200.0, gt=0, le=1e5, description="um/s")
+    peak_search_speed_y: float = Field(200.0, gt=0, le=1e5, description="um/s")
+    centroid_threshold: float = Field(50.0, gt=0, lt=100, description="% of the peak used for the centroid")
+    convergent_range: float = Field(0.2, gt=0, le=100, description="um")
+    max_repeat_count: int = Field(10, ge=1, le=1000)
+    output_format: Literal["csv", "json"] = "csv"
+
+    def vendor(self) -> dict[str, Any]:
+        return {"pmCh": self.pm_channel, "analogCh": 1, "fieldSearchThreshold": self.field_search_threshold,
+                "searchRangeX": self.search_range_x, "searchRangeY": self.search_range_y,
+                "fieldSearchPitchX": self.field_search_pitch_x, "fieldSearchPitchY": self.field_search_pitch_y,
+                "fieldSearchFirstPitchX": self.field_search_pitch_x,
+                "fieldSearchSpeedX": self.field_search_speed_x, "fieldSearchSpeedY": self.field_search_speed_y,
+                "peakSearchSpeedX": self.peak_search_speed_x, "peakSearchSpeedY": self.peak_search_speed_y,
+                "centroidThresholdX": self.centroid_threshold, "centroidThresholdY": self.centroid_threshold,
+                "convergentRangeX": self.convergent_range, "convergentRangeY": self.convergent_range,
+                "smoothingRangeX": 1, "smoothingRangeY": 1, "comparisonCount": 2,
+                "maxRepeatCount": self.max_repeat_count, "peakSearchThreshold": self.peak_search_threshold}
+
+
+class FocusAlignmentParams(FlatAlignmentParams):
+    peak_search_threshold_z: float = Field(-30.0, description="dBm")
+    search_range_z: float = Field(100.0, gt=0, le=5000, description="um, full width of the Z peak search")
+    peak_search_speed_z: float = Field(200.0, gt=0, le=1e5, description="um/s")
+    convergent_range_z: float = Field(0.5, gt=0, le=100, description="um")
+
+    def vendor(self) -> dict[str, Any]:
+        values = super().vendor()
+        values["peakSearchThresholdXY"] = values.pop("peakSearchThreshold")
+        values.update({"peakSearchThresholdZ": self.peak_search_threshold_z, "searchRangeZ": self.search_range_z,
+                       "fieldSearchPitchZ": self.field_search_pitch_x, "fieldSearchSpeedZ": self.peak_search_speed_z,
+                       "peakSearchSpeedZ": self.peak_search_speed_z, "centroidThresholdZ": self.centroid_threshold,
+                       "convergentRangeZ": self.convergent_range_z, "smoothingRangeZ": 1})
+        return values
+
+
+class ProfileMeasurementParams(_Params):
+    axis: int = Axis
+    range: float = Field(100.0, gt=0, le=10000, description="um scanned, centred on the current position")
+    speed: float = Field(100.0, gt=0, le=1e5, description="um/s")
+    signal_channel: int = Field(1, ge=1, le=6, description="analog input: 1-4 photodiode, 5-6 contact sensors")
+    output_format: Literal["csv", "json"] = "csv"
+
+
+def _axis_stage(_: ExecuteRequest, params: Any) -> str:
+    return stage_of(params.axis)
+
+
+def _stage(_: ExecuteRequest, params: Any) -> str:
+    return params.stage
+
+
+# ----------------------------------------------------------------------------------------- helpers
+def _reporter(task: Task):
+    def progress(percent: float | None = None, **details: Any) -> None:
+        task.progress(percent, **details)
+    return progress
+
+
+def _cancelled(task: Task, exc: Cancelled) -> None:
+    """Record where the hardware came to rest, then end the task as cancelled."""
+    task.progress(None, **exc.info)
+    raise TaskCancelled(str(exc))
+
+
+def _write_traces(task: Task, name: str, traces: dict[str, Trace], fmt: str, labels: tuple[str, str, str],
+                  meta: dict[str, Any]) -> Path:
+    """One file for all scan traces: CSV rows (segment, main, sub, signal) or a JSON document."""
+    path = task.output_path(f"{name}.{fmt}")
+    if fmt == "csv":
+        with path.open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["segment", *labels])
+            for kind, tr in traces.items():
+                for row in zip(tr.main, tr.sub, tr.signal):
+                    writer.writerow([kind, *(f"{v:.6g}" for v in row)])
+    else:
+        doc = {**meta, "segments": {kind: {"main_axis": tr.main_axis, "sub_axis": tr.sub_axis,
+                                           "packets": tr.packets, labels[0]: tr.main, labels[1]: tr.sub,
+                                           labels[2]: tr.signal} for kind, tr in traces.items()}}
+        path.write_text(json.dumps(doc))
+    return path
+
+
+# ------------------------------------------------------------------------------------ long operations
+def _move(task: Task, **kwargs: Any) -> dict[str, Any]:
+    try:
+        return controller().move(cancel=task.cancel_event, progress=_reporter(task), **kwargs)
+    except Cancelled as exc:
+        _cancelled(task, exc)
+        raise  # unreachable
+
+
+@method(parameters=MoveAbsoluteParams, timeout=600, concurrency=1, resource=_axis_stage)
+def execute_MoveAbsolute(request: ExecuteRequest, task: Task) -> dict[str, Any]:
+    """Move one axis to `position` (um or deg) at `speed`; progress: axis, current/target position, percent."""
+    p: MoveAbsoluteParams = task.params
+    return _move(task, axis=p.axis, target=p.position, speed=p.speed)
+
+
+@method(parameters=MoveRelativeParams, timeout=600, concurrency=1, resource=_axis_stage)
+def execute_MoveRelative(request: ExecuteRequest, task: Task) -> dict[str, Any]:
+    """Move one axis by `distance` (um or deg) at `speed`; on cancel, the record says how far it travelled."""
+    p: MoveRelativeParams = task.params
+    return _move(task, axis=p.axis, distance=p.distance, speed=p.speed)
+
+
+@method(parameters=AngleAdjustmentParams, timeout=1800, concurrency=1, resource=_stage)
+def execute_AngleAdjustment(request: ExecuteRequest, task: Task) -> dict[str, Any]:
+    """Bring the stage's Z into contact and make the surfaces parallel (phases Initializing, ContactingZ,
+    AdjustingTx, AdjustingTy)."""
+    p: AngleAdjustmentParams = task.params
+    try:
+        result = controller().adjust_angle(p.stage, p.vendor(), cancel=task.cancel_event, progress=_reporter(task))
+    except Cancelled as exc:
+        _cancelled(task, exc)
+    task.progress(100.0, phase="Success", phase_description="Angle adjustment complete", progress_percent=100.0)
+    return {"stage": p.stage, **result}
+
+
+def _alignment(task: Task, focus: bool) -> DataReference:
+    p: FlatAlignmentParams = task.params
+    try:
+        result = controller().align(focus, p.stage, p.vendor(), wavelength=p.wavelength,
+                                    cancel=task.cancel_event, progress=_reporter(task))
+    except Cancelled as exc:
+        _cancelled(task, exc)
+    traces: dict[str, Trace] = result.pop("traces")
+    summary = {"stage": p.stage, "kind": "focus" if focus else "flat", "peak_power_dbm": result["peak_power_dbm"],
+               "final_positions": result["final_positions"], "status": result["status"],
+               "points": {k: len(t) for k, t in traces.items()}}
+    path = _write_traces(task, "focus_alignment" if focus else "flat_alignment", traces, p.output_format,
+                         ("main_position", "sub_position", "power_dbm"), summary)
+    task.progress(100.0, phase="Success", phase_description="Alignment complete", progress_percent=100.0,
+                  peak_power_dbm=result["peak_power_dbm"], final_positions=result["final_positions"])
+    return file_reference(path, p.output_format, data=summary)
+
+
+@method(parameters=FlatAlignmentParams, timeout=1800, concurrency=1, resource=_stage)
+def execute_FlatAlignment(request: ExecuteRequest, task: Task) -> DataReference:
+    """Field search then X/Y peak searches on the stage; returns peak power, final positions and the scan
+    profile as a file (phases Initializing, FieldSearching, PeakSearchingX, PeakSearchingY)."""
+    return _alignment(task, focus=False)
+
+
+@method(parameters=FocusAlignmentParams, timeout=1800, concurrency=1, resource=_stage)
+def execute_FocusAlignment(request: ExecuteRequest, task: Task) -> DataReference:
+    """Flat alignment plus a Z peak search (phases ... PeakSearchingX, PeakSearchingY, PeakSearchingZ)."""
+    return _alignment(task, focus=True)
+
+
+@method(parameters=ProfileMeasurementParams, timeout=1800, concurrency=1, resource=_axis_stage)
+def execute_ProfileMeasurement(request: ExecuteRequest, task: Task) -> DataReference:
+    """Scan `axis` over `range` centred on its position, recording a signal; returns the profile (joined from
+    packets of at most 1,000 points) as a CSV or JSON file."""
+    p: ProfileMeasurementParams = task.params
+    values = {"mainAxisNumber": p.axis, "signalCh1Number": p.signal_channel, "mainRange": p.range,
+              "speed": p.speed}
+    try:
+        result = controller().measure_profile(values, cancel=task.cancel_event, progress=_reporter(task))
+    except Cancelled as exc:
+        _cancelled(task, exc)
+    trace: Trace = result["trace"]
+    path = task.output_path(f"profile.{p.output_format}")
+    if p.output_format == "csv":
+        with path.open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["position", "signal"])
+            writer.writerows((f"{x:.6g}", f"{s:.6g}") for x, s in zip(trace.main, trace.signal))
+    else:
+        path.write_text(json.dumps({"axis": p.axis, "position": trace.main, "signal": trace.signal}))
+    peak = max(range(len(trace)), key=trace.signal.__getitem__) if len(trace) else None
+    summary = {"axis": p.axis, "axis_name": AXIS_NAMES[p.axis], "points": len(trace), "packets": trace.packets,
+               "signal_channel": p.signal_channel,
+               "peak_position": trace.main[peak] if peak is not None else None,
+               "peak_signal": trace.signal[peak] if peak is not None else None}
+    task.progress(100.0, message="Profile measured", **summary)
+    return file_reference(path, p.output_format, data=summary)
+
+
+# ----------------------------------------------------------------------------------- quick operations
+def execute_GetPositions(request: ExecuteRequest) -> dict[str, Any]:
+    """Actual position of every axis, keyed by axis number (um or deg)."""
+    return {"positions": controller().positions(), "names": {str(k): v for k, v in AXIS_NAMES.items()}}
+
+
+@method(parameters=AxisStatusParams)
+def execute_GetAxisStatus(request: ExecuteRequest) -> dict[str, Any]:
+    """Status of one axis (`axis`) or of all: vendor status, error code, moving, servo, position."""
+    params = AxisStatusParams.model_validate(request.parameters)
+    ctl = controller()
+    axes = [params.axis] if params.axis else list(AXIS_NAMES)
+    return {"axes": [ctl.axis_state(n) for n in axes]}
+
+
+@method(parameters=ServoParams)
+def execute_SetServo(request: ExecuteRequest) -> dict[str, Any]:
+    """Turn an axis servo on or off (a move on a servo-off axis fails with the vendor status ServoOff)."""
+    p = ServoParams.model_validate(request.parameters)
+    return controller().set_servo(p.axis, p.on)
+
+
+@method(parameters=AxisParams)
+def execute_ResetError(request: ExecuteRequest) -> dict[str, Any]:
+    """Clear an axis error (vendor ResetError)."""
+    p = AxisParams.model_validate(request.parameters)
+    return controller().reset_error(p.axis)
+
+
+def execute_StopAll(request: ExecuteRequest) -> dict[str, Any]:
+    """Stop every axis and controller procedure now and wait until the hardware reports rest.
+
+    Running tasks see their axes stop and end as failed with the vendor status; stop a task itself with
+    POST /control/stop/{task_id} to end it as cancelled."""
+    return controller().stop_all(wait=True)
+
+
+if __name__ == "__main__":
+    run(sys.modules[__name__])
