@@ -478,3 +478,12 @@ def test_explicit_style_failure_is_reported(client):
     assert r.status_code in (200, 202)
     rec = wait_done(client, tid)
     assert rec["status"] == "failed" and rec["error"]
+
+
+def test_no_work_left_behind(client):
+    """Runs last in this module: every task ended and no worker is still busy."""
+    def idle():
+        h = client.get("/health").json()
+        return h["running_jobs"] == 0 and h["pending"] == 0 and h["active"] == 0 and h
+    wait_until(idle, timeout=10, what="service idle")
+    assert client.get("/health").json()["status"] == "ok"

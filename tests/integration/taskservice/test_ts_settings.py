@@ -41,8 +41,9 @@ def wait_done(client, tid, timeout=15.0) -> dict:
 
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory):
-    proc = start(tmp_path_factory, "template-limit",
-                 SERVICE_METHOD_OPTIONS=json.dumps({"LongProcess": {"concurrency": 1}}))
+    proc = start(tmp_path_factory, "template-limit", SERVICE_MAX_WORKERS="2",
+                 SERVICE_METHOD_OPTIONS=json.dumps({"LongProcess": {"concurrency": 1},
+                                                    "LongTask": {"concurrency": 1}}))
     with httpx.Client(base_url=proc.url, timeout=10) as client:
         yield client
     proc.stop()
@@ -64,6 +65,38 @@ def test_concurrency_limit_409_names_the_running_task(limited):
     third = uid("hw3")
     assert long_process(limited, third, duration=0.05, steps=1).status_code == 202
     assert wait_done(limited, third)["status"] == "complete"
+
+
+def test_bounded_pool_leaves_extra_tasks_pending(limited):
+    """SERVICE_MAX_WORKERS=2: a third background task waits in `pending`."""
+    ids = [uid(f"pool{i}") for i in range(3)]
+    for tid in ids:
+        r = limited.post("/control/execute", json={"method": "TrainModel", "task_id": tid,
+                                                   "parameters": {"epochs": 100_000, "samples": 50}})
+        assert r.status_code == 202, r.text
+    assert [limited.get(f"/control/status/{t}").json()["status"] for t in ids] == ["running", "running", "pending"]
+    assert limited.get("/health").json()["running_jobs"] == 2
+    limited.post(f"/control/stop/{ids[0]}")
+    wait_until(lambda: limited.get(f"/control/status/{ids[2]}").json()["status"] == "running",
+               what="the pending task starts when a worker is free")
+    for tid in ids[1:]:
+        limited.post(f"/control/stop/{tid}")
+    for tid in ids:
+        assert wait_done(limited, tid)["status"] == "cancelled"
+
+
+def test_concurrency_limit_applies_to_explicit_style_methods(limited):
+    first, second = uid("ex1"), uid("ex2")
+    body = {"method": "LongTask", "parameters": {"steps": 100, "duration": 20}}
+    assert limited.post("/control/execute", json={**body, "task_id": first}).status_code == 202
+    try:
+        r = limited.post("/control/execute", json={**body, "task_id": second})
+        assert r.status_code == 409, f"LongTask concurrency=1 should refuse a second task: {r.status_code} {r.text}"
+        assert first in r.text
+    finally:
+        for tid in (first, second):
+            limited.post(f"/control/stop/{tid}")
+        wait_done(limited, first)
 
 
 def test_methods_describe_the_overridden_options(limited):
@@ -116,7 +149,7 @@ API_KEY = "s3cret-key"
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory):
     proc = start(tmp_path_factory, "template-guarded", SERVICE_API_KEY=API_KEY, SERVICE_MAX_WAIT="0.5",
-                 SERVICE_METHOD_OPTIONS=json.dumps({"LongProcess": {"timeout": 0.5}}))
+                 SERVICE_METHOD_OPTIONS=json.dumps({"LongProcess": {"timeout": 0.5}, "LongTask": {"timeout": 0.5}}))
     proc.http = httpx.Client(base_url=proc.url, timeout=10, headers={"Authorization": f"Bearer {API_KEY}"})
     yield proc
     proc.http.close()
@@ -154,6 +187,18 @@ def test_timeout_fails_the_task_with_a_timeout_error(guarded):
     ok = uid("to-ok")
     long_process(guarded.http, ok, duration=0.1, steps=1)
     assert wait_done(guarded.http, ok)["status"] == "complete"
+
+
+def test_timeout_applies_to_explicit_style_methods(guarded):
+    tid = uid("to-ex")
+    r = guarded.http.post("/control/execute", json={"method": "LongTask", "task_id": tid,
+                                                    "parameters": {"steps": 100, "duration": 20}})
+    assert r.status_code == 202
+    try:
+        rec = wait_done(guarded.http, tid, timeout=4)
+        assert rec["status"] == "failed" and "timed out" in rec["error"].lower()
+    finally:
+        guarded.http.post(f"/control/stop/{tid}")
 
 
 def test_long_poll_wait_is_capped(guarded):
