@@ -376,7 +376,14 @@ class Runner:
         if not res.changed:
             return
         if res.to_start:
-            self.jobs.enqueue(node.wid, res.to_start)
+            # The first ready child continues here at once (no queue round trip: the hop
+            # stays a few ms); the others go through RQ so every worker shares a fan-out.
+            first, rest = res.to_start[0], res.to_start[1:]
+            if rest:
+                self.jobs.enqueue(node.wid, rest)
+            claim = self.store.claim(node.wid, first, self.worker_id, self.settings.lease_ttl)
+            if claim is not None:
+                self._spawn(claim)
         if res.to_stop:
             await asyncio.gather(*(self.stop_node(node.wid, j) for j in res.to_stop))
 
