@@ -183,12 +183,14 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
                     queue=spec.options.queue, timeout=spec.options.timeout or settings.task_timeout,
                     fp=fp, callback=callback)
                 return _json(_execute_body(record), 202, location)
-            manager.reserve(body, fp, callback)
+            cancel_event = manager.reserve(
+                body, fp, callback, resource=spec.resource_key(body, params), limit=spec.options.concurrency,
+                timeout=spec.options.timeout or settings.task_timeout)
         except TaskConflict as exc:
             if exc.task_id == task_id:  # the same id arrived twice at once
                 return replay(task_id, fp)
             raise
-        return await _run_quick(manager, spec, body, params, location)
+        return await _run_quick(manager, spec, body, params, location, cancel_event)
 
     @router.get("/status/{task_id}")
     async def status(task_id: str, wait: float = Query(0, ge=0, description="long-poll seconds")) -> Response:
@@ -260,12 +262,12 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
 
 
 async def _run_quick(manager: TaskManager, spec: MethodSpec, body: ExecuteRequest, params: Any,
-                     location: dict[str, str]) -> Response:
+                     location: dict[str, str], cancel_event: threading.Event) -> Response:
     """Run a quick method inside the request (on a thread, never on the event loop)."""
     task_id = body.task_id or ""
     try:
-        if spec.fn.__code__.co_argcount >= 2 if hasattr(spec.fn, "__code__") else False:
-            handle = Task(manager, body, params, threading.Event())
+        if spec.takes_task:
+            handle = Task(manager, body, params, cancel_event)
             result = await run_in_threadpool(spec.fn, body, handle)
         else:
             result = await run_in_threadpool(spec.fn, body)

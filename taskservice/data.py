@@ -6,6 +6,7 @@ understands it reads it itself; here it is a clear error, not a guess.
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ def file_path(ref: DataReference) -> Path:
 def read_bytes(ref: DataReference, timeout: float = 60.0) -> bytes:
     protocol = ref.protocol.lower()
     if protocol == "inline":
+        if ref.data is None:
+            return base64.b64decode(ref.uri, validate=True)
         return json.dumps(ref.data).encode()
     if protocol == "file":
         return file_path(ref).read_bytes()
@@ -44,7 +47,9 @@ def read_bytes(ref: DataReference, timeout: float = 60.0) -> bytes:
 
 def load(ref: DataReference) -> Any:
     """The referenced data: inline `data` as is, JSON files parsed, other text as a string."""
-    if ref.protocol.lower() == "inline" or ref.data is not None and ref.protocol.lower() not in ("file", "http", "https"):
+    if ref.protocol.lower() == "inline":
+        return ref.inline_value()
+    if ref.data is not None and ref.protocol.lower() not in ("file", "http", "https"):
         return ref.data
     raw = read_bytes(ref)
     if ref.format.lower() == "json":

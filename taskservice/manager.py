@@ -22,11 +22,12 @@ import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from .models import DataReference, ExecuteRequest, ExecuteResponse, TaskStatus
+from .query import to_micros
 from .task import Task, TaskCancelled
 
 logger = logging.getLogger(__name__)
@@ -65,7 +66,10 @@ def iso(ts: float | None) -> str | None:
     """ISO 8601 UTC with a `Z`, as protobuf's Timestamp JSON expects."""
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return (_EPOCH + timedelta(microseconds=to_micros(ts))).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def fingerprint(request: ExecuteRequest) -> bytes:
@@ -143,7 +147,7 @@ def normalize_output(value: Any, task_id: str) -> dict[str, Any]:
         return value.model_dump(mode="json", exclude_none=True)
     if isinstance(value, dict) and {"protocol", "uri", "format"} <= value.keys():
         return DataReference.model_validate(value).model_dump(mode="json", exclude_none=True)
-    return {"protocol": "inline", "uri": f"inline://{task_id}", "format": "json", "data": value}
+    return DataReference.inline(value).model_dump(mode="json")
 
 
 class TaskManager:
@@ -236,14 +240,8 @@ class TaskManager:
         """
         task_id = request.task_id or new_task_id()
         with self._lock:
-            if resource is not None and limit is not None and not queue:
-                holders = self._holders.get(resource, [])
-                if len(holders) >= limit:
-                    ids = [h.task_id for h in holders]
-                    raise TaskConflict(
-                        f"{resource} is busy with task(s) {', '.join(ids)}; try again when it has finished",
-                        running_task_ids=ids,
-                    )
+            if not queue:
+                self._check_resource(resource, limit)
             entry = self._create(task_id, request.method, request.workflow_id, fp)
             entry.resource, entry.limit, entry.timeout = resource, limit, timeout
             entry.callback = callback
@@ -288,7 +286,9 @@ class TaskManager:
     def _run(self, entry: _Entry) -> None:
         """Body of a pool thread: run the job, then record how it ended."""
         with self._lock:
-            if entry.status is not RUNNING:  # cancelled between scheduling and start
+            if entry.status is not RUNNING:  # stopped between scheduling and start
+                if entry.status in ACTIVE:
+                    self._finish(entry, *self._stopped_outcome(entry))
                 self._release(entry)
                 return
             entry.started = time.time()
@@ -371,31 +371,41 @@ class TaskManager:
 
     def run_in_background(self, task_id: str, worker_fn: Callable[[str, Any, TaskManager], None],
                           request: Any) -> None:
-        """Run the seed's `worker_fn(task_id, request, manager)` on the pool."""
+        """Run the seed's `worker_fn(task_id, request, manager)` on the pool.
+
+        It waits in `pending` while the pool is full, and gets the method's
+        timeout like any background task.
+        """
         with self._lock:
             entry = self._entries.get(task_id)
             if entry is None:
                 raise TaskNotFound(task_id)
+            if entry.status not in ACTIVE:
+                return
             entry.adoptable = False
-            self._active_jobs += 1
-            self._started_total += 1
-        self._pool.submit(self._run_explicit, entry, worker_fn, request)
 
-    def _run_explicit(self, entry: _Entry, worker_fn: Callable, request: Any) -> None:
-        try:
-            worker_fn(entry.task_id, request, self)
-        except TaskCancelled:
-            pass
-        except Exception as exc:  # noqa: BLE001
-            logger.exception("task %s failed", entry.task_id)
-            self.fail_task(entry.task_id, str(exc) or type(exc).__name__)
+            def job() -> None:
+                worker_fn(task_id, request, self)
+                with self._lock:
+                    if entry.status in ACTIVE:
+                        if entry.cancel_reason is not None:
+                            raise TaskCancelled(entry.cancel_reason)
+                        raise RuntimeError("worker returned without completing the task")
+
+            entry.job = job
+            entry.status, entry.started = PENDING, None
+            self._pending.append(entry)
+            self._schedule()
+            self._changed(entry)
+
+    def sleep(self, task_id: str, seconds: float) -> bool:
+        """Sleep, waking early on a stop request; True when the task was stopped (seed-style workers)."""
         with self._lock:
-            if entry.status in ACTIVE:
-                if entry.cancel_reason is not None:
-                    self._finish(entry, CANCELLED, None, None)
-                else:
-                    self._finish(entry, FAILED, None, "worker returned without completing the task")
-            self._release(entry)
+            entry = self._entries.get(task_id)
+            event = entry.cancel_event if entry is not None else None
+        if event is None:
+            return True
+        return event.wait(seconds)
 
     def update_progress(self, task_id: str, progress: float | None = None,
                         details: dict[str, Any] | None = None) -> None:
@@ -460,13 +470,32 @@ class TaskManager:
 
     # -- quick methods -------------------------------------------------------------------
 
-    def reserve(self, request: ExecuteRequest, fp: bytes | None, callback: dict[str, Any] | None = None) -> None:
-        """Register a quick task before its method runs; an explicit-style method may adopt it."""
+    def reserve(self, request: ExecuteRequest, fp: bytes | None, callback: dict[str, Any] | None = None, *,
+                resource: str | None = None, limit: int | None = None,
+                timeout: float | None = None) -> threading.Event:
+        """Register a quick task before its method runs; an explicit-style method may adopt it.
+
+        Returns the task's cancellation event.
+        """
         with self._lock:
+            self._check_resource(resource, limit)
             entry = self._create(request.task_id or new_task_id(), request.method, request.workflow_id, fp)
             entry.status, entry.started, entry.adoptable = RUNNING, entry.created, True
-            entry.callback = callback
+            entry.callback, entry.resource, entry.limit, entry.timeout = callback, resource, limit, timeout
+            if resource is not None:
+                self._holders.setdefault(resource, []).append(entry)
             self._changed(entry)
+            return entry.cancel_event  # type: ignore[return-value]
+
+    def _check_resource(self, resource: str | None, limit: int | None) -> None:
+        if resource is not None and limit is not None:
+            holders = self._holders.get(resource, [])
+            if len(holders) >= limit:
+                ids = [h.task_id for h in holders]
+                raise TaskConflict(
+                    f"{resource} is busy with task(s) {', '.join(ids)}; try again when it has finished",
+                    running_task_ids=ids,
+                )
 
     def settle(self, task_id: str, response: ExecuteResponse | None, error: str | None = None,
                output: Any = None) -> dict[str, Any]:

@@ -65,6 +65,7 @@ class MethodSpec:
     doc: str
     background: bool
     options: MethodOptions
+    takes_task: bool = False
 
     def resource_key(self, request: ExecuteRequest, params: Any) -> str | None:
         """The resource this request occupies, or None when unlimited."""
@@ -112,7 +113,9 @@ def discover(module: ModuleType | Any, overrides: dict[str, dict[str, Any]] | No
             if unknown:
                 raise ValueError(f"SERVICE_METHOD_OPTIONS[{name}]: unknown option(s) {sorted(unknown)}")
             options = replace(options, **overrides[name])
-        background = options.background if options.background is not None else _positional_count(fn) >= 2
+        takes_task = _positional_count(fn) >= 2
+        background = options.background if options.background is not None else takes_task
         doc = inspect.cleandoc(fn.__doc__ or "").strip()
-        specs[name] = MethodSpec(name=name, fn=fn, doc=doc, background=background, options=options)
+        specs[name] = MethodSpec(name=name, fn=fn, doc=doc, background=background, options=options,
+                                 takes_task=takes_task)
     return specs

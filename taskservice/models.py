@@ -8,6 +8,8 @@ vocabulary.
 
 from __future__ import annotations
 
+import base64
+import json
 from enum import Enum
 from typing import Any
 
@@ -47,6 +49,23 @@ class DataReference(BaseModel):
     uri: str
     format: str
     data: Any = None
+
+    @classmethod
+    def inline(cls, value: Any, fmt: str = "json") -> DataReference:
+        """Small JSON carried in the reference itself.
+
+        `uri` holds the base64 of the JSON text (what AI-Effect's orchestrator
+        validates and decodes); `data` holds the same value, ready to use.
+        """
+        raw = json.dumps(value, separators=(",", ":"), default=str).encode()
+        return cls(protocol="inline", uri=base64.b64encode(raw).decode("ascii"), format=fmt, data=value)
+
+    def inline_value(self) -> Any:
+        """The value of an inline reference: `data`, else the decoded base64 `uri`."""
+        if self.data is not None:
+            return self.data
+        raw = base64.b64decode(self.uri, validate=True)
+        return json.loads(raw) if self.format.lower() == "json" else raw.decode()
 
 
 class Callback(BaseModel):

@@ -34,7 +34,7 @@ Condition = tuple[str, str, Any]
 
 def _parse_time(field: str, value: Any) -> float:
     if isinstance(value, (int, float)):
-        return float(value)
+        return to_micros(float(value))
     try:
         text = str(value).strip().replace("Z", "+00:00")
         dt = datetime.fromisoformat(text)
@@ -42,7 +42,12 @@ def _parse_time(field: str, value: Any) -> float:
         raise QueryError(f"filter on {field}: {value!r} is not an ISO 8601 time") from exc
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
-    return dt.timestamp()
+    return to_micros(dt.timestamp())
+
+
+def to_micros(ts: float) -> int:
+    """Whole microseconds: the resolution of the timestamps the service reports."""
+    return int(ts * 1_000_000 + 0.5) if ts >= 0 else -int(-ts * 1_000_000 + 0.5)
 
 
 def condition(field: str, op: str, value: Any) -> Condition:
@@ -103,7 +108,11 @@ def from_json(body: Mapping[str, Any]) -> list[Condition]:
 
 def _value(entry: Any, attr: str) -> Any:
     value = getattr(entry, attr)
-    return value.value if attr == "status" else value
+    if attr == "status":
+        return value.value
+    if attr in TIME_FIELDS and value is not None:
+        return to_micros(float(value))
+    return value
 
 
 def _test(actual: Any, op: str, expected: Any) -> bool:

@@ -29,11 +29,7 @@ from handler import (DataReference, ExecuteRequest, ExecuteResponse, Task, TaskC
 def execute_QuickTask(request: ExecuteRequest) -> ExecuteResponse:
     """Answer inside execute: echo the inputs' data and the parameters."""
     data = {"inputs": [_data_of(ref) for ref in request.inputs], "parameters": request.parameters}
-    return ExecuteResponse(
-        status="complete",
-        task_id=request.task_id,
-        output=DataReference(protocol="inline", uri=f"inline://{request.task_id}", format="json", data=data),
-    )
+    return ExecuteResponse(status="complete", task_id=request.task_id, output=DataReference.inline(data))
 
 
 class LongProcessParams(BaseModel, extra="allow"):
@@ -132,14 +128,10 @@ def _long_task_worker(task_id: str, request: ExecuteRequest, manager: TaskManage
         steps = int(request.parameters.get("steps", 10))
         delay = float(request.parameters.get("duration", 1.0)) / steps
         for i in range(steps):
-            if manager.is_cancelled(task_id):
+            if manager.sleep(task_id, delay):  # True once a stop was requested
                 return
-            time.sleep(delay)
             manager.update_progress(task_id, (i + 1) * 100 / steps)
-        manager.complete_task(task_id, {
-            "protocol": "inline", "uri": f"inline://{task_id}", "format": "json",
-            "data": {"steps": steps},
-        })
+        manager.complete_task(task_id, DataReference.inline({"steps": steps}))
     except Exception as e:  # noqa: BLE001 - reported as the task's error
         manager.fail_task(task_id, str(e))
 
@@ -147,9 +139,9 @@ def _long_task_worker(task_id: str, request: ExecuteRequest, manager: TaskManage
 # -- helpers ---------------------------------------------------------------------------------
 
 def _data_of(ref: DataReference) -> Any:
-    """An input's data: inline data as is; other references as themselves."""
+    """An input's data: inline data (from `data` or the base64 `uri`); other references as themselves."""
     if ref.protocol == "inline":
-        return ref.data
+        return ref.inline_value()
     return ref.model_dump(exclude_none=True)
 
 
