@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 DEB_PACKAGES := redis-server wrk mono-devel
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test bench system venv clean
+.PHONY: demo demo-service test bench system venv clean
 
 system:
 	@missing=""; for p in $(DEB_PACKAGES) python3-venv; do \
@@ -33,6 +33,9 @@ test: system venv
 	$(PY) -m pytest
 
 demo: system venv
+	$(PY) scripts/demo_workflow.py
+
+demo-service: system venv
 	$(PY) scripts/demo_service.py
 
 bench: system venv
