@@ -7,12 +7,13 @@ decides about retries in one place.
 
 from __future__ import annotations
 
+import json as _json
+
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
+from orchestrator.http11 import HTTPClient, HTTPError
 from taskservice.models import TaskStatus
 
 _DONE = {"complete": TaskStatus.COMPLETE, "completed": TaskStatus.COMPLETE, "succeeded": TaskStatus.COMPLETE,
@@ -52,14 +53,11 @@ class Reply:
 
 
 class ControlClient:
-    """One shared `httpx.AsyncClient` for every node task a worker drives."""
+    """One shared HTTP client (see `orchestrator.http11`) for every node task a worker drives."""
 
-    def __init__(self, timeout: float = 10.0, max_connections: int = 1000) -> None:
+    def __init__(self, timeout: float = 10.0) -> None:
         self.timeout = timeout
-        self.http = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=200),
-        )
+        self.http = HTTPClient(timeout=timeout)
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -69,20 +67,19 @@ class ControlClient:
         return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
     async def _call(self, method: str, url: str, *, api_key: str | None, timeout: float | None = None,
-                    **kw: Any) -> Reply:
+                    json: Any = None, params: dict[str, str] | None = None) -> Reply:
         try:
-            resp = await self.http.request(method, url, headers=self._headers(api_key),
-                                           timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
-                                           **kw)
-        except httpx.HTTPError as exc:  # refused, reset, timeout, ...
-            return Reply(0, {}, True, f"{type(exc).__name__}: {exc or url}")
+            code, raw = await self.http.request(method, url, json_body=json, params=params,
+                                                headers=self._headers(api_key), timeout=timeout)
+        except HTTPError as exc:  # refused, reset, timeout, ...
+            return Reply(0, {}, True, str(exc))
         try:
-            body = resp.json()
+            body = _json.loads(raw) if raw else {}
             if not isinstance(body, dict):
                 body = {"value": body}
         except ValueError:
-            body = {"text": resp.text[:500]}
-        return Reply(resp.status_code, body, resp.status_code >= 500)
+            body = {"text": raw[:500].decode(errors="replace")}
+        return Reply(code, body, code >= 500)
 
     async def execute(self, base: str, body: dict[str, Any], api_key: str | None) -> Reply:
         return await self._call("POST", f"{base}/control/execute", api_key=api_key, json=body)

@@ -183,7 +183,7 @@ class Runner:
         for m in lost:
             t = self.tasks.get(m)
             if t is not None:
-                log.warning("lease %s taken over by another worker; letting go", m)
+                log.warning("lease %s taken over by another worker (%s); letting go", m, self.store.lease_owner(*m.rsplit("|", 1)))
                 t.cancel()
         if self.only:
             self._refresh_dedicated()

@@ -303,10 +303,11 @@ _HEARTBEAT = _LUA_COMMON + r"""
 local lost = {}
 for pos = 4, #ARGV do
   local m = ARGV[pos]
-  if redis.call('HGET', P .. ':lease_owner', m) == ARGV[2] then
+  local owner = redis.call('HGET', P .. ':lease_owner', m)
+  if owner == ARGV[2] then
     redis.call('ZADD', P .. ':leases', ARGV[3], m)
-  else
-    lost[#lost + 1] = m
+  elseif owner then
+    lost[#lost + 1] = m  -- another worker holds it now (no owner: the node just finished)
   end
 end
 return lost

@@ -74,6 +74,7 @@ def test_claim_respects_live_leases_and_takes_over_expired(store):
     assert store.claim("wf1", 0, "w2", 30) is None          # held by a live worker
     assert store.claim("wf1", 1, "w2", 30) is None          # not scheduled yet
     assert store.heartbeat("w2", ["wf1|0"], 30) == ["wf1|0"]  # not w2's
+    assert store.heartbeat("w2", ["wf1|3"], 30) == []         # no owner: finished, not lost
     store.claim("wf1", 0, "w1", -1)                          # w1's lease lapses
     assert store.expired_leases() == ["wf1|0"]
     assert store.claim("wf1", 0, "w2", 30) is not None
