@@ -194,7 +194,10 @@ class Runner:
                          ex=max(int(self.settings.heartbeat_interval * 3), 5))
 
     def _reap(self) -> None:
-        for member in self.store.expired_leases():
+        members = self.store.expired_leases()
+        if self.only:  # a dedicated worker also picks up its workflow's nodes queued before it started
+            members += self.store.queued_members(self.only)
+        for member in members:
             wid, _, idx = member.rpartition("|")
             if (self.only and wid != self.only) or member in self.tasks:
                 continue

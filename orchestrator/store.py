@@ -528,6 +528,15 @@ class Store:
     def expired_leases(self, limit: int = 200) -> list[str]:
         return self.r.zrangebyscore(self.leases_key, "-inf", repr(time.time()), start=0, num=limit)
 
+    def queued_members(self, wid: str) -> list[str]:
+        """Lease members of `wid` scheduled but not yet claimed by any worker."""
+        total = int(self.r.hget(self.wf_key(wid), "total") or 0)
+        if not total:
+            return []
+        members = [f"{wid}|{i}" for i in range(total)]
+        owners = self.r.hmget(f"{self.p}:lease_owner", members)
+        return [m for m, o in zip(members, owners) if o == "queued"]
+
     def lease_owner(self, wid: str, i: int) -> str | None:
         return self.r.hget(f"{self.p}:lease_owner", f"{wid}|{i}")
 

@@ -72,3 +72,13 @@ def test_orch_dedicated_worker_started_before_submit_exits_at_end(orch, service)
     assert orch.wait(sub["workflow_id"])["status"] == "complete"
     w.popen.wait(15)
     assert w.popen.returncode == 0, w.log()
+
+
+def test_orch_dedicated_worker_started_after_submit_picks_it_up(orch, service):
+    sub = orch.submit(DIAMOND, dockerinfo_for(DIAMOND, service.port), parameters=long_params(DIAMOND, 0.05, 1),
+                      workflow_id="late-worker")
+    assert orch.workflow("late-worker")["status"] == "pending"  # no worker yet: nothing lost, nothing run
+    w = orch.start_worker("--workflow-id", "late-worker")
+    assert orch.wait(sub["workflow_id"], timeout=10)["status"] == "complete"
+    w.popen.wait(15)
+    assert w.popen.returncode == 0, w.log()
