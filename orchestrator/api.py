@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import redis
+import redis.asyncio as aredis
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -79,6 +80,18 @@ def require_api_key(request: Request, settings: Annotated[Settings, Depends(get_
         raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
 
+def require_api_key_or_query(request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> None:
+    """The bearer header, or `?api_key=` (browsers' EventSource cannot set headers)."""
+    if not settings.api_key:
+        return
+    token = request.query_params.get("api_key")
+    if token is not None:
+        if not secrets.compare_digest(token, settings.api_key):
+            raise HTTPException(401, "wrong api_key", headers={"WWW-Authenticate": "Bearer"})
+        return
+    require_api_key(request, settings)
+
+
 StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
@@ -124,11 +137,33 @@ def _task_view(wid: str, wf: dict[str, Any], graph: Graph, i: int, n: dict[str, 
 def _summary(wf: dict[str, Any]) -> dict[str, Any]:
     total = int(wf.get("total", 0)) or 1
     done = int(wf.get("done", 0))
-    return {"workflow_id": wf["workflow_id"], "status": wf.get("status"), "name": None,
+    return {"workflow_id": wf["workflow_id"], "status": wf.get("status"), "name": wf.get("name"),
             "created_at": wf.get("created_at"), "started_at": wf.get("started_at"),
             "finished_at": wf.get("finished_at"), "updated_at": wf.get("updated_at"),
             "error": wf.get("error"), "nodes_done": done, "nodes_total": int(wf.get("total", 0)),
             "progress": round(100.0 * done / total, 2)}
+
+
+def _workflow_view(wf: dict[str, Any], graph: Graph, nodes: list[dict[str, Any]]) -> dict[str, Any]:
+    total = len(graph.vertices)
+    done = sum(1 for n in nodes if n.get("status") in ("complete", "failed", "cancelled"))
+    running = [{"node": graph.vertices[i].name, "task_id": n.get("task_id"),
+                "progress": _num(n.get("progress"))}
+               for i, n in enumerate(nodes) if n.get("status") in ("running", "stopping")]
+    percent = 100.0 * (done + sum(r["progress"] for r in running) / 100.0) / (total or 1)
+    view = _summary(wf)
+    failed = wf.get("failed_node")
+    view.update({
+        "name": graph.name, "progress": round(percent, 2), "nodes_done": done, "nodes_total": total,
+        "nodes_complete": int(wf.get("done", 0)), "running_nodes": running,
+        "failed_node": ({"node": graph.vertices[int(failed)].name,
+                         "error": nodes[int(failed)].get("error")} if failed is not None else None),
+        "nodes": [{"node": graph.vertices[i].name, "status": n.get("status"),
+                   "progress": _num(n.get("progress")), "attempt": int(n.get("attempt", 1))}
+                  for i, n in enumerate(nodes)],
+        "skipped_nodes": graph.skipped,
+    })
+    return view
 
 
 def _load(store: Store, wid: str) -> tuple[dict[str, Any], Graph, list[dict[str, Any]]]:
@@ -145,8 +180,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.control = ControlClient(timeout=min(settings.http_timeout, 3.0))
+        app.state.aredis = aredis.Redis.from_url(settings.redis_url, decode_responses=True)
         yield
         await app.state.control.aclose()
+        await app.state.aredis.aclose()
 
     app = FastAPI(title="Orchestrator API", version="1.0.0", lifespan=lifespan,
                   description="Blueprint workflows stored in Redis and run by RQ workers, exactly once.")
@@ -201,13 +238,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                        offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
         ids, total = store.list_ids(status.value if status else None, offset, limit)
+        names = ("workflow_id", "status", "created_at", "started_at", "finished_at", "updated_at", "error",
+                 "done", "total", "name")
         pipe = store.r.pipeline(transaction=False)
         for wid in ids:
-            pipe.hmget(store.wf_key(wid), "workflow_id", "status", "created_at", "started_at", "finished_at",
-                       "updated_at", "error", "done", "total")
+            pipe.hmget(store.wf_key(wid), *names)
         out = []
-        names = ("workflow_id", "status", "created_at", "started_at", "finished_at", "updated_at", "error",
-                 "done", "total")
         for wid, row in zip(ids, pipe.execute()):
             if row[0] is None:  # expired; maintenance drops its index entry
                 continue
@@ -217,25 +253,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/workflows/{workflow_id}", dependencies=auth)
     def get_workflow(workflow_id: str, store: StoreDep) -> dict[str, Any]:
         wf, graph, nodes = _load(store, workflow_id)
-        total = len(graph.vertices)
-        done = sum(1 for n in nodes if n.get("status") in ("complete", "failed", "cancelled"))
-        running = [{"node": graph.vertices[i].name, "task_id": n.get("task_id"),
-                    "progress": _num(n.get("progress"))}
-                   for i, n in enumerate(nodes) if n.get("status") in ("running", "stopping")]
-        percent = 100.0 * (done + sum(r["progress"] for r in running) / 100.0) / total
-        view = _summary(wf)
-        failed = wf.get("failed_node")
-        view.update({
-            "name": graph.name, "progress": round(percent, 2), "nodes_done": done, "nodes_total": total,
-            "nodes_complete": int(wf.get("done", 0)), "running_nodes": running,
-            "failed_node": ({"node": graph.vertices[int(failed)].name,
-                             "error": nodes[int(failed)].get("error")} if failed is not None else None),
-            "nodes": [{"node": graph.vertices[i].name, "status": n.get("status"),
-                       "progress": _num(n.get("progress")), "attempt": int(n.get("attempt", 1))}
-                      for i, n in enumerate(nodes)],
-            "skipped_nodes": graph.skipped,
-        })
-        return view
+        return _workflow_view(wf, graph, nodes)
 
     @app.get("/workflows/{workflow_id}/tasks", dependencies=auth)
     def list_tasks(workflow_id: str, store: StoreDep) -> dict[str, Any]:
@@ -291,4 +309,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store.delete(workflow_id)
         return {"workflow_id": workflow_id, "status": "deleted"}
 
+    from orchestrator.events import events_router, install_ui  # noqa: PLC0415 - it imports this module
+    app.include_router(events_router(), dependencies=[Depends(require_api_key_or_query)])
+    install_ui(app)
     return app

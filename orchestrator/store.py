@@ -23,6 +23,8 @@ key                                type       holds
 `orch:lease_owner`                 hash       "{wid}|{i}" → worker id, or "queued"
 `orch:dedicated:{wid}`             string     id of a worker dedicated to the workflow (TTL)
 `orch:maintenance`                 string     lock: one worker runs retention at a time
+`orch:events:{wid}`                pub/sub    a JSON message per node or workflow change
+                                              (see "Events" below)
 `rq:queue:orch`, `rq:queue:orch-{wid}`        RQ's own keys: the shared queue and the
                                               queue of a dedicated worker
 =================================  =========  ===========================================
@@ -31,6 +33,18 @@ Finished workflows get a TTL (`retention_seconds`) on their `wf` and node keys;
 maintenance drops their index entries and keeps at most `max_finished`.
 Nothing on the hot path scans workflows: a node completion touches only its
 own workflow's keys.
+
+Events: every script that changes a node or a workflow PUBLISHes, from inside
+the script (so in the order of the changes), a small JSON message on
+`orch:events:{wid}`: `{"t": "node", "i": 3, "status": ..., "progress": ...,
+"attempt", "task_id", "error", "started_at", "finished_at", "updated_at",
+"retries", "seq"}` or `{"t": "wf", "status", "done", "total", "error",
+"started_at", "finished_at", "updated_at", "seq"}`; `delete` publishes
+`{"t": "deleted"}`. Only when someone is subscribed (`PUBSUB NUMSUB`, so the
+hot path pays nearly nothing otherwise) is `seq` (field `seq` of the workflow
+hash) incremented: a subscriber that subscribes *before* reading a snapshot
+(with `seq`, in one MULTI) drops messages with `seq` <= the snapshot's and so
+sees every later change exactly once, in order. See `orchestrator/events.py`.
 """
 
 from __future__ import annotations
@@ -83,6 +97,37 @@ local function finish_wf(wid, status, now_ts, now_iso, retention)
     redis.call('EXPIRE', k, ttl)
     for j = 0, total - 1 do redis.call('EXPIRE', nkey(wid, j), ttl) end
   end
+end
+local function channel(wid)
+  local ch = P .. ':events:' .. wid
+  local n = redis.call('PUBSUB', 'NUMSUB', ch)
+  if tonumber(n[2]) > 0 then return ch end
+  return nil
+end
+local function publish(wid, msg)
+  local ch = channel(wid)
+  if not ch then return end
+  local wk = wfkey(wid)
+  if redis.call('EXISTS', wk) == 0 then return end
+  msg.seq = redis.call('HINCRBY', wk, 'seq', 1)
+  redis.call('PUBLISH', ch, cjson.encode(msg))
+end
+local NODE_FIELDS = {'status', 'progress', 'attempt', 'task_id', 'error', 'started_at', 'finished_at',
+                     'updated_at', 'retries'}
+local function pub_node(wid, i)
+  if not channel(wid) then return end
+  local f = redis.call('HMGET', nkey(wid, i), unpack(NODE_FIELDS))
+  local msg = {t = 'node', i = tonumber(i)}
+  for n, name in ipairs(NODE_FIELDS) do if f[n] then msg[name] = f[n] end end
+  publish(wid, msg)
+end
+local WF_FIELDS = {'status', 'done', 'total', 'error', 'started_at', 'finished_at', 'updated_at'}
+local function pub_wf(wid)
+  if not channel(wid) then return end
+  local f = redis.call('HMGET', wfkey(wid), unpack(WF_FIELDS))
+  local msg = {t = 'wf'}
+  for n, name in ipairs(WF_FIELDS) do if f[n] then msg[name] = f[n] end end
+  publish(wid, msg)
 end
 local function ready(wid, i)
   local parents = redis.call('HGET', nkey(wid, i), 'parents') or ''
@@ -147,8 +192,9 @@ local wk = wfkey(wid)
 local wst = redis.call('HGET', wk, 'status')
 if wst == 'pending' then
   set_wf_status(wid, 'running')
-  redis.call('HSET', wk, 'started_at', now_iso)
+  redis.call('HSET', wk, 'started_at', now_iso, 'updated_at', now_iso)
   wst = 'running'
+  pub_wf(wid)
 end
 local parents = redis.call('HGET', k, 'parents') or ''
 local outs = {}
@@ -167,6 +213,7 @@ if not st then return false end
 if ARGV[4] ~= '' and not string.find(',' .. ARGV[4] .. ',', ',' .. st .. ',', 1, true) then return false end
 if ARGV[5] ~= '' then redis.call('HSET', k, 'status', ARGV[5]) end
 for pos = 6, #ARGV, 2 do redis.call('HSET', k, ARGV[pos], ARGV[pos + 1]) end
+pub_node(ARGV[2], ARGV[3])
 return st
 """
 
@@ -180,8 +227,10 @@ if (not st) or is_final(st) then return {0} end
 redis.call('HSET', k, 'status', status, 'finished_at', now_iso, 'updated_at', now_iso)
 for pos = 11, #ARGV, 2 do redis.call('HSET', k, ARGV[pos], ARGV[pos + 1]) end
 drop_lease(wid, i)
+pub_node(wid, i)
 local wk = wfkey(wid)
 local wst = redis.call('HGET', wk, 'status')
+local wst0 = wst
 local total = tonumber(redis.call('HGET', wk, 'total') or '0')
 local to_start, to_stop = {}, {}
 local live = (wst == 'pending' or wst == 'running')
@@ -202,9 +251,11 @@ elseif live then
       if sj == 'pending' then
         redis.call('HSET', jk, 'status', 'cancelled', 'finished_at', now_iso, 'updated_at', now_iso)
         drop_lease(wid, j)
+        pub_node(wid, j)
       elseif sj == 'running' then
         redis.call('HSET', jk, 'status', 'stopping', 'updated_at', now_iso)
         to_stop[#to_stop + 1] = tostring(j)
+        pub_node(wid, j)
       end
     end
     finish_wf(wid, 'failed', now_ts, now_iso, retention)
@@ -229,6 +280,7 @@ if wst == 'pending' or wst == 'running' or wst == 'stopping' then
   end
 end
 redis.call('HSET', wk, 'updated_at', now_iso)
+if wst ~= wst0 or status == 'complete' then pub_wf(wid) end
 local out = {1, wst, #to_start}
 for _, v in ipairs(to_start) do out[#out + 1] = v end
 for _, v in ipairs(to_stop) do out[#out + 1] = v end
@@ -250,15 +302,18 @@ for j = 0, total - 1 do
   if sj == 'pending' then
     redis.call('HSET', jk, 'status', 'cancelled', 'finished_at', now_iso, 'updated_at', now_iso)
     drop_lease(wid, j)
+    pub_node(wid, j)
   elseif sj == 'running' then
     redis.call('HSET', jk, 'status', 'stopping', 'updated_at', now_iso)
     to_stop[#to_stop + 1] = tostring(j)
+    pub_node(wid, j)
   end
 end
 redis.call('HSET', wk, 'error', 'cancelled by request', 'updated_at', now_iso)
 local new = 'cancelled'
 if #to_stop > 0 then set_wf_status(wid, 'stopping'); new = 'stopping'
 else finish_wf(wid, 'cancelled', now_ts, now_iso, retention) end
+pub_wf(wid)
 local out = {1, new}
 for _, v in ipairs(to_stop) do out[#out + 1] = v end
 return out
@@ -285,6 +340,7 @@ for j = 0, total - 1 do
                'updated_at', now_iso)
     redis.call('HDEL', jk, 'error', 'output', 'task_id', 'started_at', 'started_ts', 'finished_at',
                'details', 'inputs', 'stop_sent')
+    pub_node(wid, j)
   end
   redis.call('PERSIST', jk)
 end
@@ -293,6 +349,7 @@ redis.call('ZREM', P .. ':finished', wid)
 redis.call('HDEL', wk, 'finished_at', 'finished_ts', 'error', 'failed_node')
 redis.call('HSET', wk, 'updated_at', now_iso)
 set_wf_status(wid, 'running')
+pub_wf(wid)
 local out = {1}
 for j = 0, total - 1 do schedule(wid, j, lease_until, out) end
 return out
@@ -391,6 +448,10 @@ class Store:
     def dedicated_key(self, wid: str) -> str:
         return f"{self.p}:dedicated:{wid}"
 
+    def events_channel(self, wid: str) -> str:
+        """Pub/sub channel of the workflow's change messages (see the module docstring)."""
+        return f"{self.p}:events:{wid}"
+
     # workflows --------------------------------------------------------------
     def create(self, wid: str, spec: dict[str, Any], total: int, parents: list[list[int]],
                children: list[list[int]], lease_until: float,
@@ -398,6 +459,9 @@ class Store:
         """Store a new workflow; None if the id is taken. Returns the root vertices to start."""
         fields = {"workflow_id": wid, "run": uuid.uuid4().hex[:8], "total": str(total),
                   "spec": json.dumps(spec, separators=(",", ":"))}
+        name = (spec.get("graph") or {}).get("name")
+        if name:
+            fields["name"] = str(name)
         if services_api_key:
             fields["services_api_key"] = services_api_key
         argv: list[Any] = [self.p, wid, repr(time.time()), now_iso(), repr(lease_until), len(fields)]
@@ -464,6 +528,7 @@ class Store:
         if members:
             pipe.zrem(self.leases_key, *members)
             pipe.hdel(f"{self.p}:lease_owner", *members)
+        pipe.publish(self.events_channel(wid), '{"t":"deleted"}')
         pipe.execute()
         self.forget_spec(wid)
         return True
