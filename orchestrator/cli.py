@@ -1,0 +1,270 @@
+"""`orchestrator`: submit, watch and steer workflows from a terminal (also `python -m orchestrator.cli`).
+
+    orchestrator submit examples/diamond/blueprint.json examples/diamond/dockerinfo.json --watch
+    orchestrator list
+    orchestrator status ID        orchestrator tasks ID        orchestrator events ID
+    orchestrator watch ID         orchestrator cancel ID       orchestrator retry ID [--watch]
+
+`--url` defaults to `$ORCHESTRATOR_URL` or http://127.0.0.1:8000, `--api-key` to
+`$ORCHESTRATOR_API_KEY`. `status`, `tasks` and `list` print tables (`--json`: the
+API's JSON); `events` prints one JSON object per event until the workflow ends.
+
+`--watch` (and `watch`) shows a live progress bar per node until the workflow
+ends. Ctrl-C while watching asks whether to cancel the workflow; when stdin is
+not a terminal nothing is asked: the workflow is left running, unless
+`--cancel-on-interrupt` was given, in which case it is cancelled (and watched
+until it has stopped).
+
+Exit codes: 0 done (a watched workflow completed); 1 a watched workflow failed
+or was cancelled; 2 usage or API error (e.g. 404, 409, 422: the message says
+why); 130 interrupted, workflow left running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.prompt import Confirm
+from rich.table import Column, Table
+
+from orchestrator.client import LiveWorkflow, OrchestratorClient, OrchestratorError
+
+STYLE = {"pending": "dim", "running": "cyan", "stopping": "yellow", "complete": "green", "failed": "red",
+         "cancelled": "magenta"}
+EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _styled(status: str | None) -> str:
+    status = status or "?"
+    return f"[{STYLE.get(status, 'white')}]{status}[/]"
+
+
+def _json_file(path: Path | None, default: Any) -> Any:
+    return json.loads(path.read_text()) if path else default
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=str))
+
+
+class Watcher:
+    """A rich progress bar per node, fed by the workflow's event stream."""
+
+    def __init__(self, client: OrchestratorClient, wid: str, console: Console) -> None:
+        self.client, self.wid, self.console = client, wid, console
+        self.rows: dict[int, TaskID] = {}
+        self.shown: dict[int, str] = {}
+
+    def run(self, progress: Progress) -> LiveWorkflow:
+        live = LiveWorkflow(self.wid)
+        for ev in self.client.events(self.wid):
+            live.apply(ev)
+            if ev.event == "snapshot":
+                self.console.print(f"workflow [bold]{self.wid}[/] ({live.name or '-'}) {_styled(live.status)}")
+                width = max((len(n.node) for n in live.nodes), default=10)
+                for n in live.nodes:
+                    if n.index not in self.rows:
+                        self.rows[n.index] = progress.add_task(n.node.ljust(width), total=100, status="")
+            for n in live.nodes:
+                progress.update(self.rows[n.index], completed=100 if n.status == "complete" else n.progress,
+                                status=_styled(n.status))
+                if self.shown.get(n.index) != n.status:
+                    if n.index in self.shown or n.status != "pending":
+                        extra = f": {n.error}" if n.error and n.status in ("failed", "cancelled") else ""
+                        progress.console.print(f"  {n.node} {_styled(n.status)}{extra}")
+                    self.shown[n.index] = n.status
+        return live
+
+
+def watch(client: OrchestratorClient, wid: str, console: Console, cancel_on_interrupt: bool) -> int:
+    """Watch until the end; Ctrl-C asks (or, off a terminal, follows `cancel_on_interrupt`)."""
+    cancelled = False
+    while True:
+        progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
+                            TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console,
+                            auto_refresh=console.is_terminal)
+        try:
+            with progress:
+                live = Watcher(client, wid, console).run(progress)
+            break
+        except KeyboardInterrupt:
+            progress.stop()
+            if cancelled:
+                console.print("interrupted again: not waiting for the workflow to stop")
+                return EXIT_INTERRUPTED
+            if cancel_on_interrupt:
+                answer = True
+            elif sys.stdin is not None and sys.stdin.isatty():
+                try:
+                    answer = Confirm.ask(f"Cancel workflow {wid}?", default=False, console=console)
+                except (KeyboardInterrupt, EOFError):
+                    answer = False
+            else:
+                answer = False
+            if not answer:
+                console.print(f"workflow {wid} left running; watch it again with: orchestrator watch {wid}")
+                return EXIT_INTERRUPTED
+            try:
+                status = client.cancel(wid)["status"]
+                console.print(f"cancelling {wid}: {status}")
+            except OrchestratorError as exc:
+                console.print(f"[red]could not cancel:[/] {exc}")  # it probably just ended
+            cancelled = True
+    msg = f"workflow {wid} {_styled(live.status)} ({live.progress:g}%)"
+    if live.error and live.status != "complete":
+        msg += f": {live.error}"
+    console.print(msg)
+    return EXIT_OK if live.status == "complete" else EXIT_FAILED
+
+
+def _table(first: str, *names: str) -> Table:
+    """A table whose first column is never cut; the others fold rather than lose text."""
+    table = Table(Column(first, no_wrap=True))
+    for name in names:
+        table.add_column(name, overflow="fold")
+    return table
+
+
+def _table_workflow(console: Console, client: OrchestratorClient, wid: str) -> None:
+    wf = client.status(wid)
+    console.print(f"[bold]{wf.workflow_id}[/] ({wf.name or '-'}) {_styled(wf.status)}  {wf.progress:g}%  "
+                  f"{wf.nodes_done}/{wf.nodes_total} nodes done")
+    for key in ("created_at", "started_at", "finished_at"):
+        if getattr(wf, key):
+            console.print(f"  {key}: {getattr(wf, key)}")
+    if wf.error:
+        console.print(f"  [red]error:[/] {wf.error}")
+    table = _table("node", "status", "progress", "attempt")
+    for n in wf.nodes:
+        table.add_row(n.node, _styled(n.status), f"{n.progress:g}%", str(n.attempt))
+    console.print(table)
+
+
+def _table_tasks(console: Console, client: OrchestratorClient, wid: str) -> None:
+    table = _table("node", "status", "progress", "attempt", "task id", "service", "error")
+    for t in client.tasks(wid):
+        table.add_row(t.node, _styled(t.status), f"{t.progress:g}%", str(t.attempt), t.task_id, t.service or "",
+                      t.error or "")
+    console.print(table)
+
+
+def _table_list(console: Console, client: OrchestratorClient, status: str | None, limit: int) -> None:
+    table = _table("workflow", "name", "status", "progress", "nodes", "created", "error")
+    for w in client.list(status=status, limit=limit):
+        table.add_row(w.workflow_id, w.name or "", _styled(w.status), f"{w.progress:g}%",
+                      f"{w.nodes_done}/{w.nodes_total}", (w.created_at or "")[:19], w.error or "")
+    console.print(table)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="orchestrator", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="\n\n".join(__doc__.split("\n\n")[2:]))
+    parser.add_argument("--url", default=os.environ.get("ORCHESTRATOR_URL", "http://127.0.0.1:8000"),
+                        help="orchestrator API (default: $ORCHESTRATOR_URL or http://127.0.0.1:8000)")
+    parser.add_argument("--api-key", default=os.environ.get("ORCHESTRATOR_API_KEY"),
+                        help="bearer token of the API (default: $ORCHESTRATOR_API_KEY)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def watch_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--cancel-on-interrupt", action="store_true",
+                       help="Ctrl-C cancels the workflow without asking (default off a terminal: leave it running)")
+
+    p = sub.add_parser("submit", help="submit a workflow (prints its id)")
+    p.add_argument("blueprint", type=Path)
+    p.add_argument("dockerinfo", type=Path)
+    p.add_argument("--inputs", type=Path, help="JSON file: a list of DataReference")
+    p.add_argument("--parameters", type=Path, help="JSON file: {container or container.operation: {...}}")
+    p.add_argument("--options", type=Path, help="JSON file: node_timeout, node_timeouts, max_retries, fail_fast")
+    p.add_argument("--workflow-id", help="choose the id (409 if taken)")
+    p.add_argument("--services-api-key", default=os.environ.get("ORCHESTRATOR_SERVICES_API_KEY"),
+                   help="bearer token to send to the node services")
+    p.add_argument("--watch", action="store_true", help="show live progress until the workflow ends")
+    watch_flags(p)
+    for name, text in (("status", "the workflow and its nodes"), ("tasks", "every node run in detail")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("workflow_id")
+        p.add_argument("--json", action="store_true", help="print the API's JSON")
+    p = sub.add_parser("list", help="workflows, newest first")
+    p.add_argument("--status", help="only workflows in this status")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true", help="print the API's JSON")
+    p = sub.add_parser("cancel", help="cancel a workflow (stops its running nodes)")
+    p.add_argument("workflow_id")
+    p = sub.add_parser("retry", help="run a failed or cancelled workflow's unfinished nodes again")
+    p.add_argument("workflow_id")
+    p.add_argument("--watch", action="store_true")
+    watch_flags(p)
+    p = sub.add_parser("delete", help="cancel and forget a workflow")
+    p.add_argument("workflow_id")
+    p = sub.add_parser("events", help="print the workflow's events as JSON lines until it ends")
+    p.add_argument("workflow_id")
+    p = sub.add_parser("watch", help="live progress of a workflow until it ends")
+    p.add_argument("workflow_id")
+    watch_flags(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console(stderr=True, highlight=False)
+    out = Console(highlight=False)
+    client = OrchestratorClient(args.url, api_key=args.api_key)
+    try:
+        cmd = args.command
+        if cmd == "submit":
+            res = client.submit(args.blueprint, args.dockerinfo, inputs=_json_file(args.inputs, []),
+                                parameters=_json_file(args.parameters, {}), workflow_id=args.workflow_id,
+                                options=_json_file(args.options, None), services_api_key=args.services_api_key)
+            print(res.workflow_id, flush=True)
+            if args.watch:
+                return watch(client, res.workflow_id, console, args.cancel_on_interrupt)
+        elif cmd == "watch":
+            return watch(client, args.workflow_id, console, args.cancel_on_interrupt)
+        elif cmd == "status":
+            if args.json:
+                _print_json(client.status(args.workflow_id).model_dump())
+            else:
+                _table_workflow(out, client, args.workflow_id)
+        elif cmd == "tasks":
+            if args.json:
+                _print_json([t.model_dump() for t in client.tasks(args.workflow_id)])
+            else:
+                _table_tasks(out, client, args.workflow_id)
+        elif cmd == "list":
+            if args.json:
+                _print_json([w.model_dump() for w in client.list(status=args.status, limit=args.limit)])
+            else:
+                _table_list(out, client, args.status, args.limit)
+        elif cmd in ("cancel", "retry", "delete"):
+            res = getattr(client, cmd)(args.workflow_id)
+            print(f"{res['workflow_id']} {res['status']}", flush=True)
+            if cmd == "retry" and args.watch:
+                return watch(client, args.workflow_id, console, args.cancel_on_interrupt)
+        elif cmd == "events":
+            try:
+                for ev in client.events(args.workflow_id):
+                    print(json.dumps({"event": ev.event, "data": ev.data}, separators=(",", ":")), flush=True)
+            except KeyboardInterrupt:
+                return EXIT_INTERRUPTED
+        return EXIT_OK
+    except OrchestratorError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return EXIT_ERROR
+    except (httpx.TransportError, OSError, ValueError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return EXIT_ERROR
+    finally:
+        client.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
