@@ -268,6 +268,23 @@ class Bench:
         for i in (1, 2):
             wait_until(lambda: "listening on" in self.kids.log(f"worker-{i}"), 30, f"worker {i}", 0.1)
 
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds (user+sys) used so far by the API, both workers, the four services, Redis."""
+        groups = {"API": ["api"], "workers": ["worker-1", "worker-2"],
+                  "services": [f"service-{x}" for x in "ABCD"], "Redis": ["redis"]}
+        procs = dict(self.kids.procs)
+        out = {}
+        for k, names in groups.items():
+            total = 0.0
+            for nm in names:
+                try:
+                    t = psutil.Process(procs[nm].pid).cpu_times()
+                    total += t.user + t.system
+                except psutil.Error:
+                    pass
+            out[k] = total
+        return out
+
     def _up(self, url: str) -> bool:
         self.kids.check_alive()
         try:
@@ -386,7 +403,7 @@ class Bench:
             self.submit(self.request(edges, [self.svc[svc]], params, wid))
             wf = self.wait_workflows([wid], 120)[wid]
             tasks = self.service_tasks(svc, wid)
-            msg = self.check_exactly_once([wid], self.cfg.chain_len, tasks, {wid: wf}, f"chain {wid}")
+            msg = self.check_exactly_once([wid], self.cfg.chain_len, tasks, {wid: wf}, "chain")
             if msg.startswith("LOST"):
                 # recorded in self.problems (the run exits 1); measure on with another chain
                 print(f"  !! chain {wid} did not complete: {wf['status']}: {wf.get('error')}", flush=True)
@@ -475,10 +492,12 @@ class Bench:
         params = {k: {"duration": c.diamond_duration, "steps": c.diamond_steps} for k in DIAMOND}
         bodies = [self.request(DIAMOND, ports, params, self.wid("dia")) for _ in range(n)]
         before = {s: self.health(s)["started_total"] for s in "ABCD"}
+        cpu0 = self.cpu()
         t0 = time.time()
         wids = self.submit_many(bodies)
         t_sub = time.time() - t0
         wfs = self.wait_workflows(wids, 300)
+        cpu = {k: v - cpu0[k] for k, v in self.cpu().items()}
         t_end = max(float(w["finished_ts"]) for w in wfs.values())
         elapsed = t_end - t0
         started = sum(self.health(s)["started_total"] - before[s] for s in "ABCD")
@@ -486,7 +505,10 @@ class Bench:
         check = self.check_exactly_once(wids, 4, tasks, wfs, "part 2")
         rate = 4 * n / elapsed
         self.row("2", f"submit {n} workflows (concurrent POSTs)", f"{t_sub:.2f} s ({n / t_sub:.0f} POST/s, API)")
-        self.row("2", f"time until all {n} finished", f"{elapsed:.2f} s (from first POST)")
+        self.row("2", f"time until all {n} finished", f"{elapsed:.2f} s from the first POST, "
+                 f"{t_end - t0 - t_sub:.2f} s after the last")
+        self.row("2", "CPU per node task", ", ".join(f"{k} {1000 * v / (4 * n):.1f} ms" for k, v in cpu.items())
+                 + f" (2 cores: {2 * elapsed:.1f} CPU-s available)")
         self.row("2", "node tasks per second (2 workers)", f"{rate:.0f}/s", ">= 100/s", rate >= 100)
         ok = not check.startswith("LOST") and started == 4 * n
         self.row("2", "nothing lost", f"{check}; services' started_total +{started}", "all, exactly once", ok)
