@@ -179,7 +179,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.control = ControlClient(timeout=min(settings.http_timeout, 3.0))
+        app.state.control = ControlClient(timeout=min(settings.http_timeout, 3.0),
+                                          idle_timeout=settings.http_idle_timeout)
         app.state.aredis = aredis.Redis.from_url(settings.redis_url, decode_responses=True)
         yield
         await app.state.control.aclose()

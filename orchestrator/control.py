@@ -55,9 +55,9 @@ class Reply:
 class ControlClient:
     """One shared HTTP client (see `orchestrator.http11`) for every node task a worker drives."""
 
-    def __init__(self, timeout: float = 10.0) -> None:
+    def __init__(self, timeout: float = 10.0, idle_timeout: float = 4.0) -> None:
         self.timeout = timeout
-        self.http = HTTPClient(timeout=timeout)
+        self.http = HTTPClient(timeout=timeout, idle_timeout=idle_timeout)
 
     async def aclose(self) -> None:
         await self.http.aclose()

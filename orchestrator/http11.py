@@ -10,8 +10,21 @@ so a request costs O(1) bookkeeping.
 
 It speaks just what the control interface needs: a request with an optional
 JSON body; a response with Content-Length, chunked encoding, or read to EOF.
-A pooled connection that the server closed while idle is retried once on a
-fresh connection (every control call is idempotent by task id).
+
+Stale connections. Servers close keep-alive connections that stay idle too
+long (uvicorn: 5 s). After a burst of parallel nodes a worker holds many idle
+connections, all closed by the server a few seconds later, so the pool:
+
+* never hands out a connection idle for more than `idle_timeout` (default 4 s,
+  below uvicorn's 5 s; `ORCHESTRATOR_HTTP_IDLE_TIMEOUT`), nor one the server
+  already closed (EOF seen, or its transport closing);
+* when a request on a *reused* connection fails before any response byte
+  arrived (the server closed it just as we sent), drops every idle connection
+  to that host - they are as old or older - and sends the request once more on
+  a *fresh* connection. Only a failure on a fresh connection is reported as a
+  transport fault. Re-sending is safe for every control call, POSTs included:
+  `execute` is idempotent by task id (a repeated task id returns the existing
+  task) and `stop` of a stopped task is a no-op.
 """
 
 from __future__ import annotations
@@ -19,6 +32,8 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl as ssl_module
+import time
+from collections import deque
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -29,12 +44,21 @@ class HTTPError(Exception):
     """Transport failure: refused, reset, timed out, malformed answer."""
 
 
+class _StaleConnection(Exception):
+    """A reused connection failed before any response byte: the server had closed it."""
+
+
 class _Conn:
-    __slots__ = ("reader", "writer")
+    __slots__ = ("reader", "writer", "last_used")
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
+        self.last_used = 0.0  # time.monotonic() when it went back to the pool
+
+    def usable(self) -> bool:
+        """False when the server already closed it (EOF seen) or it is closing on our side."""
+        return not (self.reader.at_eof() or self.writer.transport.is_closing())
 
     def close(self) -> None:
         try:
@@ -44,10 +68,12 @@ class _Conn:
 
 
 class HTTPClient:
-    def __init__(self, timeout: float = 10.0, max_idle_per_host: int = 256) -> None:
+    def __init__(self, timeout: float = 10.0, max_idle_per_host: int = 256, idle_timeout: float = 4.0) -> None:
         self.timeout = timeout
         self.max_idle = max_idle_per_host
-        self._idle: dict[tuple[str, str, int], list[_Conn]] = {}
+        self.idle_timeout = idle_timeout  # keep below the servers' keep-alive timeout (uvicorn: 5 s)
+        # per host: idle connections, oldest first (returned to the right, taken from the right)
+        self._idle: dict[tuple[str, str, int], deque[_Conn]] = {}
         self._ssl: ssl_module.SSLContext | None = None
 
     async def aclose(self) -> None:
@@ -55,6 +81,47 @@ class HTTPClient:
             for c in conns:
                 c.close()
         self._idle.clear()
+
+    def idle_count(self, key: tuple[str, str, int] | None = None) -> int:
+        if key is not None:
+            return len(self._idle.get(key, ()))
+        return sum(len(v) for v in self._idle.values())
+
+    def _prune(self, pool: deque[_Conn], now: float) -> None:
+        """Close the connections idle for longer than `idle_timeout` (they sit at the left)."""
+        limit = now - self.idle_timeout
+        while pool and pool[0].last_used < limit:
+            pool.popleft().close()
+
+    def _take(self, key: tuple[str, str, int]) -> _Conn | None:
+        """A pooled connection that is still open and not too old, or None."""
+        pool = self._idle.get(key)
+        if not pool:
+            return None
+        self._prune(pool, time.monotonic())
+        while pool:
+            conn = pool.pop()
+            if conn.usable():
+                return conn
+            conn.close()
+        return None
+
+    def _give_back(self, key: tuple[str, str, int], conn: _Conn) -> None:
+        pool = self._idle.get(key)
+        if pool is None:
+            pool = self._idle[key] = deque()
+        now = time.monotonic()
+        self._prune(pool, now)
+        if len(pool) < self.max_idle and conn.usable():
+            conn.last_used = now
+            pool.append(conn)
+        else:
+            conn.close()
+
+    def _drop_idle(self, key: tuple[str, str, int]) -> None:
+        pool = self._idle.pop(key, None)
+        for c in pool or ():
+            c.close()
 
     async def _connect(self, key: tuple[str, str, int]) -> _Conn:
         scheme, host, port = key
@@ -86,41 +153,56 @@ class HTTPClient:
         raw = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
         try:
             async with asyncio.timeout(timeout if timeout is not None else self.timeout):
-                for attempt in (0, 1):
-                    pooled = self._idle.get(key)
-                    conn = pooled.pop() if pooled else None
-                    reused = conn is not None
-                    if conn is None:
-                        conn = await self._connect(key)
+                conn = self._take(key)
+                if conn is not None:
                     try:
-                        conn.writer.write(raw)
-                        await conn.writer.drain()
-                        status, data, keep = await self._read(conn.reader, method)
-                    except (ConnectionError, asyncio.IncompleteReadError, HTTPError):
-                        conn.close()
-                        if reused and attempt == 0:
-                            continue  # the server closed it while idle: once more, fresh
-                        raise
-                    except BaseException:
-                        conn.close()
-                        raise
-                    if keep and len(self._idle.setdefault(key, [])) < self.max_idle:
-                        self._idle[key].append(conn)
-                    else:
-                        conn.close()
-                    return status, data
+                        return await self._exchange(key, conn, raw, method, reused=True)
+                    except _StaleConnection:
+                        # The server closed it as we sent: the other idle ones to this host are as
+                        # old or older, so drop them all and send once more on a fresh connection.
+                        # Safe for a POST too: execute is idempotent by task id (see the docstring).
+                        self._drop_idle(key)
+                conn = await self._connect(key)
+                return await self._exchange(key, conn, raw, method, reused=False)
         except TimeoutError as exc:
             raise HTTPError(f"timed out after {timeout or self.timeout:g} s: {method} {url}") from exc
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
             raise HTTPError(f"{type(exc).__name__}: {exc} ({method} {url})") from exc
-        raise HTTPError(f"no answer from {url}")  # pragma: no cover
+
+    async def _exchange(self, key: tuple[str, str, int], conn: _Conn, raw: bytes, method: str, *,
+                        reused: bool) -> tuple[int, bytes]:
+        """One request on `conn`; raises `_StaleConnection` when a reused one failed before any answer."""
+        answered = False
+        try:
+            conn.writer.write(raw)
+            await conn.writer.drain()
+            head = await self._read_head(conn.reader)
+            answered = True
+            status, data, keep = await self._read(conn.reader, method, head)
+        except (ConnectionError, asyncio.IncompleteReadError) as exc:
+            conn.close()
+            nothing = not answered and (not isinstance(exc, asyncio.IncompleteReadError) or not exc.partial)
+            if reused and nothing:
+                raise _StaleConnection() from exc
+            raise
+        except BaseException:
+            conn.close()
+            raise
+        if keep:
+            self._give_back(key, conn)
+        else:
+            conn.close()
+        return status, data
 
     @staticmethod
-    async def _read(reader: asyncio.StreamReader, method: str) -> tuple[int, bytes, bool]:
+    async def _read_head(reader: asyncio.StreamReader) -> bytes:
         try:
-            head = await reader.readuntil(b"\r\n\r\n")
+            return await reader.readuntil(b"\r\n\r\n")
         except asyncio.LimitOverrunError as exc:
             raise HTTPError("response headers too large") from exc
+
+    @staticmethod
+    async def _read(reader: asyncio.StreamReader, method: str, head: bytes) -> tuple[int, bytes, bool]:
         lines = head.decode("latin-1").split("\r\n")
         status_line = lines[0].split(" ", 2)
         if len(status_line) < 2 or not status_line[0].startswith("HTTP/"):

@@ -112,7 +112,7 @@ class Runner:
         self.loop.run_until_complete(self._main(ready))
 
     async def _main(self, ready: threading.Event) -> None:
-        self.control = ControlClient(self.settings.http_timeout)
+        self.control = ControlClient(self.settings.http_timeout, self.settings.http_idle_timeout)
         self._stop = asyncio.Event()
         if self.only:
             self._refresh_dedicated()
