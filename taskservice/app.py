@@ -7,11 +7,11 @@ hot paths (execute, status) cost little more than a bare endpoint.
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 import json
 import logging
 import secrets
-import threading
 from contextlib import asynccontextmanager
 from types import ModuleType
 from typing import Any
@@ -67,6 +67,7 @@ def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None 
         manager.start_watchdog()
         if callable(on_startup):
             await run_in_threadpool(on_startup)
+        gc.freeze()  # what exists at startup lives forever: keep it out of every full collection
         try:
             yield
         finally:
@@ -109,10 +110,13 @@ def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None 
         return _json({"status": "ok" if manager.accepting else "stopping", **manager.stats()})
 
     dependencies = [Depends(_bearer(settings.api_key))] if settings.api_key else []
-    app.include_router(_control_router(manager, methods, settings), dependencies=dependencies)
     from .events import events_router  # SSE and WebSocket streams
 
-    app.include_router(events_router(manager), dependencies=dependencies)
+    # Routes are mounted on the app itself, not through include_router: an included
+    # router costs every request a second round of route matching.
+    app.router.routes.extend(_control_router(manager, methods, settings, dependencies).routes)
+    app.router.routes.extend(events_router(manager, dependencies).routes)
+    _with_execute_schemas(app)
     return app
 
 
@@ -133,8 +137,47 @@ def _execute_body(record: dict[str, Any], output: dict[str, Any] | None = None) 
     return body
 
 
-def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settings: ServiceSettings) -> APIRouter:
-    router = APIRouter(prefix="/control", tags=["control"])
+def _wait_param(request: Request) -> float:
+    raw = request.query_params.get("wait")
+    if raw is None:
+        return 0.0
+    try:
+        wait = float(raw)
+    except ValueError:
+        wait = -1.0
+    if not wait >= 0:  # also catches NaN
+        raise RequestValidationError([{"type": "greater_than_equal", "loc": ("query", "wait"),
+                                       "msg": "wait must be a number of seconds >= 0", "input": raw}])
+    return wait
+
+
+_WAIT_DOC = {"parameters": [{"name": "wait", "in": "query", "required": False,
+                             "schema": {"type": "number", "minimum": 0, "default": 0},
+                             "description": "long-poll: answer as soon as the task changes (seconds, capped)"}]}
+_EXECUTE_SCHEMA = ExecuteRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+_EXECUTE_DEFS = {"ExecuteRequest": {k: v for k, v in _EXECUTE_SCHEMA.items() if k != "$defs"},
+                 **_EXECUTE_SCHEMA.get("$defs", {})}
+_EXECUTE_DOC = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": {"$ref": "#/components/schemas/ExecuteRequest"}}}}}
+
+
+def _with_execute_schemas(app: FastAPI) -> None:
+    """The execute body is parsed by hand (faster); publish its schemas in the OpenAPI document."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(_EXECUTE_DEFS)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settings: ServiceSettings,
+                    dependencies: list) -> APIRouter:
+    router = APIRouter(prefix="/control", tags=["control"], dependencies=dependencies)
     known = ", ".join(sorted(methods)) or "none"
 
     def replay(task_id: str, fp: bytes) -> Response:
@@ -150,9 +193,16 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
         code = 202 if record["status"] in ACTIVE_VALUES else 200
         return _json(_execute_body(record, output), code, {"Location": f"/control/status/{task_id}"})
 
-    @router.post("/execute", status_code=202)
-    async def execute(body: ExecuteRequest) -> Response:
+    @router.post("/execute", status_code=202, openapi_extra=_EXECUTE_DOC)
+    async def execute(request: Request) -> Response:
         """Start `method`; background work answers 202 at once, quick methods 200 with their output."""
+        try:
+            body = ExecuteRequest.model_validate_json(await request.body())
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False, include_context=False)
+            for err in errors:
+                err["loc"] = ("body", *err["loc"])
+            raise RequestValidationError(errors) from None
         spec = methods.get(body.method)
         if spec is None:
             raise HTTPException(400, f"Unknown method: {body.method} (known: {known})")
@@ -183,40 +233,48 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
                     queue=spec.options.queue, timeout=spec.options.timeout or settings.task_timeout,
                     fp=fp, callback=callback)
                 return _json(_execute_body(record), 202, location)
-            cancel_event = manager.reserve(
+            entry = manager.reserve(
                 body, fp, callback, resource=spec.resource_key(body, params), limit=spec.options.concurrency,
                 timeout=spec.options.timeout or settings.task_timeout)
         except TaskConflict as exc:
             if exc.task_id == task_id:  # the same id arrived twice at once
                 return replay(task_id, fp)
             raise
-        return await _run_quick(manager, spec, body, params, location, cancel_event)
+        return await _run_quick(manager, spec, body, params, location, entry)
 
-    @router.get("/status/{task_id}")
-    async def status(task_id: str, wait: float = Query(0, ge=0, description="long-poll seconds")) -> Response:
-        """The task's record; with `wait`, returns as soon as it changes (or at once if finished)."""
-        record, version = manager.snapshot(task_id)
-        if wait > 0 and record["status"] in ACTIVE_VALUES:
+    async def status_of(task_id: str, wait: float) -> Response:
+        body, version, active = manager.snapshot_json(task_id)
+        if wait > 0 and active:
             await manager.wait_for_change(task_id, version, min(wait, settings.max_wait))
-            record, _ = manager.snapshot(task_id)
-        return _json(record)
+            body, _, _ = manager.snapshot_json(task_id)
+        return Response(body, media_type="application/json")
 
-    @router.get("/status")
-    async def status_by_query(task_id: str, wait: float = Query(0, ge=0)) -> Response:
-        return await status(task_id, wait)
+    @router.get("/status/{task_id}", openapi_extra=_WAIT_DOC)
+    async def status(request: Request) -> Response:
+        """The task's record; with `?wait=`, returns as soon as it changes (or at once if finished)."""
+        return await status_of(request.path_params["task_id"], _wait_param(request))
+
+    @router.get("/status", openapi_extra=_WAIT_DOC)
+    async def status_by_query(request: Request, task_id: str) -> Response:
+        return await status_of(task_id, _wait_param(request))
+
+    async def output_of(task_id: str) -> Response:
+        raw = manager.output_json(task_id)
+        if raw is None:
+            record, _ = manager.snapshot(task_id)
+            return _problem(409, f"task {task_id!r} is {record['status']}, not complete",
+                            task_id=task_id, status=record["status"], error=record["error"])
+        return Response(b'{"task_id":' + json.dumps(task_id).encode() + b',"output":' + raw + b"}",
+                        media_type="application/json")
 
     @router.get("/output/{task_id}")
     async def output(task_id: str) -> Response:
         """The output of a complete task; 409 with the status otherwise."""
-        record, _ = manager.snapshot(task_id)
-        if record["status"] != COMPLETE.value:
-            return _problem(409, f"task {task_id!r} is {record['status']}, not complete",
-                            task_id=task_id, status=record["status"], error=record["error"])
-        return _json({"task_id": task_id, "output": manager.get_output(task_id)})
+        return await output_of(task_id)
 
     @router.get("/output")
     async def output_by_query(task_id: str) -> Response:
-        return await output(task_id)
+        return await output_of(task_id)
 
     @router.post("/stop/{task_id}")
     async def stop(task_id: str) -> Response:
@@ -262,12 +320,12 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
 
 
 async def _run_quick(manager: TaskManager, spec: MethodSpec, body: ExecuteRequest, params: Any,
-                     location: dict[str, str], cancel_event: threading.Event) -> Response:
+                     location: dict[str, str], entry: Any) -> Response:
     """Run a quick method inside the request (on a thread, never on the event loop)."""
     task_id = body.task_id or ""
     try:
         if spec.takes_task:
-            handle = Task(manager, body, params, cancel_event)
+            handle = Task(manager, body, params, entry)
             result = await run_in_threadpool(spec.fn, body, handle)
         else:
             result = await run_in_threadpool(spec.fn, body)

@@ -90,8 +90,8 @@ def _coalesce(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def events_router(manager: TaskManager) -> APIRouter:
-    router = APIRouter(prefix="/control", tags=["events"])
+def events_router(manager: TaskManager, dependencies: list | None = None) -> APIRouter:
+    router = APIRouter(prefix="/control", tags=["events"], dependencies=dependencies or [])
 
     @router.get("/events")
     async def events(task_id: str | None = Query(None)) -> EventSourceResponse:

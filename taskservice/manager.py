@@ -11,6 +11,7 @@ event loop are woken with `call_soon_threadsafe`, never touched from a thread.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import heapq
 import json
@@ -21,7 +22,7 @@ import time
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+import queue
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -64,16 +65,24 @@ class ShuttingDown(TaskError):
 
 def iso(ts: float | None) -> str | None:
     """ISO 8601 UTC with a `Z`, as protobuf's Timestamp JSON expects."""
+    global _ISO_SECOND
     if ts is None:
         return None
-    return (_EPOCH + timedelta(microseconds=to_micros(ts))).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    second, micros = divmod(to_micros(ts), 1_000_000)
+    cached = _ISO_SECOND
+    if cached[0] != second:  # format the date and time once per second, not once per call
+        cached = _ISO_SECOND = (second, (_EPOCH + timedelta(seconds=second)).strftime("%Y-%m-%dT%H:%M:%S"))
+    return f"{cached[1]}.{micros:06d}Z"
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ISO_SECOND: tuple[int, str] = (-1, "")
 
 
 def fingerprint(request: ExecuteRequest) -> bytes:
     """What makes two executes 'the same work': method, parameters and inputs."""
+    if not request.parameters and not request.inputs:
+        return request.method.encode()
     body = [request.method, request.parameters, [i.model_dump(mode="json") for i in request.inputs]]
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.blake2b(text.encode(), digest_size=16).digest()
@@ -86,6 +95,52 @@ def new_task_id() -> str:
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+class _Pool:
+    """A minimal thread pool: the manager never hands it more jobs than threads.
+
+    Lighter than ThreadPoolExecutor (no Future, no idle semaphore): a job is a
+    queue put and one thread wake-up. Threads are made on demand, up to
+    `max_workers`, and are daemons so a task that ignores cancellation cannot
+    keep the process alive past the shutdown grace period.
+    """
+
+    def __init__(self, max_workers: int, name: str = "task") -> None:
+        self.max_workers = max_workers
+        self._name = name
+        self._queue: queue.SimpleQueue[tuple[Callable[..., None], tuple[Any, ...]] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads = 0
+        self._idle = 0
+
+    def submit(self, fn: Callable[..., None], *args: Any) -> None:
+        with self._lock:
+            if self._idle > 0:
+                self._idle -= 1
+            else:
+                self._threads += 1
+                threading.Thread(target=self._work, name=f"{self._name}-{self._threads}", daemon=True).start()
+        self._queue.put((fn, args))
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            fn, args = item
+            try:
+                fn(*args)
+            except BaseException:  # noqa: BLE001 - a job's failure is its own business
+                logger.exception("pool job failed")
+            with self._lock:
+                self._idle += 1
+
+    def shutdown(self) -> None:
+        with self._lock:
+            threads, self._threads, self._idle = self._threads, 0, 0
+        for _ in range(threads):
+            self._queue.put(None)
+
+
 class _Entry:
     """One task's record. Slots keep 100,000 retained tasks well under 2 KB each."""
 
@@ -93,7 +148,7 @@ class _Entry:
         "task_id", "method", "workflow_id", "status", "progress", "details", "error",
         "created", "started", "finished", "touched", "output", "fingerprint", "version",
         "cancel_event", "cancel_reason", "resource", "limit", "timeout", "job", "adoptable",
-        "callback", "callback_info",
+        "callback", "callback_info", "final",
     )
 
     def __init__(self, task_id: str, method: str, workflow_id: str | None, fp: bytes | None) -> None:
@@ -108,10 +163,11 @@ class _Entry:
         self.started: float | None = None
         self.finished: float | None = None
         self.touched = self.created
-        self.output: dict[str, Any] | None = None
+        self.output: bytes | None = None  # JSON of the DataReference, once complete
+        self.final: bytes | None = None  # JSON of the whole record, once finished (it no longer changes)
         self.fingerprint = fp
         self.version = 0
-        self.cancel_event: threading.Event | None = threading.Event()
+        self.cancel_event: threading.Event | None = None  # made on demand: most tasks never wait on it
         self.cancel_reason: str | None = None
         self.resource: str | None = None
         self.limit: int | None = None
@@ -122,6 +178,16 @@ class _Entry:
         self.callback_info: dict[str, Any] | None = None
 
     def record(self) -> dict[str, Any]:
+        if self.final is not None:
+            return json.loads(self.final)
+        return self._build()
+
+    def record_json(self) -> bytes:
+        if self.final is not None:
+            return self.final
+        return _dumps(self._build())
+
+    def _build(self) -> dict[str, Any]:
         rec = {
             "task_id": self.task_id,
             "method": self.method,
@@ -139,6 +205,10 @@ class _Entry:
         return rec
 
 
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), default=str).encode()
+
+
 def normalize_output(value: Any, task_id: str) -> dict[str, Any]:
     """Whatever a method returned, as a DataReference dict (inline JSON if need be)."""
     if isinstance(value, ExecuteResponse):
@@ -147,7 +217,8 @@ def normalize_output(value: Any, task_id: str) -> dict[str, Any]:
         return value.model_dump(mode="json", exclude_none=True)
     if isinstance(value, dict) and {"protocol", "uri", "format"} <= value.keys():
         return DataReference.model_validate(value).model_dump(mode="json", exclude_none=True)
-    return DataReference.inline(value).model_dump(mode="json")
+    raw = json.dumps(value, separators=(",", ":"), default=str).encode()  # as DataReference.inline, minus pydantic
+    return {"protocol": "inline", "uri": base64.b64encode(raw).decode("ascii"), "format": "json", "data": value}
 
 
 class TaskManager:
@@ -189,9 +260,9 @@ class TaskManager:
                     raise RuntimeError("cannot resize the pool while tasks run")
                 self.max_workers = max_workers
                 old = getattr(self, "_pool", None)
-                self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="task")
+                self._pool = _Pool(max_workers)
                 if old is not None:
-                    old.shutdown(wait=False)
+                    old.shutdown()
             if retention_ttl is not None:
                 self.retention_ttl = retention_ttl
             if retention_max is not None:
@@ -245,7 +316,7 @@ class TaskManager:
             entry = self._create(task_id, request.method, request.workflow_id, fp)
             entry.resource, entry.limit, entry.timeout = resource, limit, timeout
             entry.callback = callback
-            handle = Task(self, request, params, entry.cancel_event)  # type: ignore[arg-type]
+            handle = Task(self, request, params, entry)
             entry.job = lambda: job(handle)
             if resource is not None:
                 self._holders.setdefault(resource, []).append(entry)
@@ -400,12 +471,22 @@ class TaskManager:
 
     def sleep(self, task_id: str, seconds: float) -> bool:
         """Sleep, waking early on a stop request; True when the task was stopped (seed-style workers)."""
-        with self._lock:
-            entry = self._entries.get(task_id)
-            event = entry.cancel_event if entry is not None else None
-        if event is None:
+        entry = self.lookup(task_id)
+        if entry is None:
             return True
-        return event.wait(seconds)
+        return self.cancel_event(entry).wait(seconds)
+
+    def cancel_event(self, entry: _Entry) -> threading.Event:
+        """The task's cancellation event, made on first use (already set if a stop came first)."""
+        with self._lock:
+            event = entry.cancel_event
+            if event is None:
+                event = threading.Event()
+                if entry.cancel_reason is not None or entry.status not in ACTIVE:
+                    event.set()
+                elif entry.status in ACTIVE:
+                    entry.cancel_event = event
+            return event
 
     def update_progress(self, task_id: str, progress: float | None = None,
                         details: dict[str, Any] | None = None) -> None:
@@ -466,17 +547,23 @@ class TaskManager:
             if entry is None or entry.status is not COMPLETE:
                 return None
             self._touch(entry)
-            return dict(entry.output) if entry.output else None
+            return json.loads(entry.output) if entry.output else None
+
+    def output_json(self, task_id: str) -> bytes | None:
+        """The output as JSON bytes when complete, else None; refreshes retention."""
+        with self._lock:
+            entry = self._entries.get(task_id)
+            if entry is None or entry.status is not COMPLETE:
+                return None
+            self._touch(entry)
+            return entry.output
 
     # -- quick methods -------------------------------------------------------------------
 
     def reserve(self, request: ExecuteRequest, fp: bytes | None, callback: dict[str, Any] | None = None, *,
                 resource: str | None = None, limit: int | None = None,
-                timeout: float | None = None) -> threading.Event:
-        """Register a quick task before its method runs; an explicit-style method may adopt it.
-
-        Returns the task's cancellation event.
-        """
+                timeout: float | None = None) -> _Entry:
+        """Register a quick task before its method runs; an explicit-style method may adopt it."""
         with self._lock:
             self._check_resource(resource, limit)
             entry = self._create(request.task_id or new_task_id(), request.method, request.workflow_id, fp)
@@ -485,7 +572,7 @@ class TaskManager:
             if resource is not None:
                 self._holders.setdefault(resource, []).append(entry)
             self._changed(entry)
-            return entry.cancel_event  # type: ignore[return-value]
+            return entry
 
     def _check_resource(self, resource: str | None, limit: int | None) -> None:
         if resource is not None and limit is not None:
@@ -562,7 +649,7 @@ class TaskManager:
         if entry.cancel_reason is not None:  # ended because a stop was asked (or despite it)
             status, output, error = self._stopped_outcome(entry)
         entry.status = status
-        entry.output = output if status is COMPLETE else None
+        entry.output = _dumps(output) if status is COMPLETE and output is not None else None
         entry.error = error
         if status is COMPLETE:
             entry.progress = 100.0
@@ -581,7 +668,15 @@ class TaskManager:
         self._changed(entry)
         if entry.callback is not None:
             self._fire_callback(entry)
+        self._seal(entry)
         self._prune(entry.finished)
+
+    @staticmethod
+    def _seal(entry: _Entry) -> None:
+        """Freeze a finished record as JSON: cheap to serve, nothing left for the GC to trace."""
+        entry.final = None
+        entry.final = _dumps(entry._build())
+        entry.details = None
 
     def _fire_callback(self, entry: _Entry) -> None:
         """Hook for callbacks on terminal states; see taskservice.callbacks."""
@@ -595,6 +690,10 @@ class TaskManager:
             entry = self._entries.get(task_id)
             if entry is not None:
                 entry.callback_info = info
+                if entry.final is not None:
+                    record = json.loads(entry.final)
+                    record["callback_info"] = dict(info)
+                    entry.final = _dumps(record)
                 self._changed(entry)
 
     def _touch(self, entry: _Entry) -> None:
@@ -645,6 +744,15 @@ class TaskManager:
                 raise TaskNotFound(task_id)
             self._touch(entry)
             return entry.record(), entry.version
+
+    def snapshot_json(self, task_id: str) -> tuple[bytes, int, bool]:
+        """The record as JSON bytes, its version, and whether the task is still active."""
+        with self._lock:
+            entry = self._entries.get(task_id)
+            if entry is None:
+                raise TaskNotFound(task_id)
+            self._touch(entry)
+            return entry.record_json(), entry.version, entry.status in ACTIVE
 
     async def wait_for_change(self, task_id: str, version: int, timeout: float) -> None:
         """Return when the task's version moves past `version`, it ends, or `timeout` passes."""
@@ -738,7 +846,7 @@ class TaskManager:
             clean = self._active_jobs == 0
             self._closed = True
             self._watchdog_cv.notify_all()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown()
         if not clean:
             logger.warning("%d task(s) still running after the %.1f s grace period", self._active_jobs, grace)
         return clean

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from .models import ExecuteRequest
 
 if TYPE_CHECKING:
-    from .manager import TaskManager
+    from .manager import TaskManager, _Entry
 
 
 class TaskCancelled(Exception):
@@ -24,23 +24,28 @@ class Task:
     `TaskCancelled` once its work has really stopped.
     """
 
-    __slots__ = ("id", "workflow_id", "request", "params", "cancel_event", "_manager")
+    __slots__ = ("id", "workflow_id", "request", "params", "_entry", "_manager")
 
-    def __init__(self, manager: TaskManager, request: ExecuteRequest, params: Any,
-                 cancel_event: threading.Event) -> None:
+    def __init__(self, manager: TaskManager, request: ExecuteRequest, params: Any, entry: _Entry) -> None:
         self.id: str = request.task_id or ""
         self.workflow_id: str | None = request.workflow_id
         self.request = request
         self.params = params
-        self.cancel_event = cancel_event
+        self._entry = entry
         self._manager = manager
 
     @property
     def cancelled(self) -> bool:
-        return self.cancel_event.is_set()
+        """True once a stop (or the timeout) was requested."""
+        return self._entry.cancel_reason is not None
+
+    @property
+    def cancel_event(self) -> threading.Event:
+        """A `threading.Event` set on a stop request, for code that waits on one."""
+        return self._manager.cancel_event(self._entry)
 
     def check_cancelled(self) -> None:
-        if self.cancel_event.is_set():
+        if self._entry.cancel_reason is not None:
             raise TaskCancelled(f"task {self.id} was cancelled")
 
     def sleep(self, seconds: float) -> bool:
