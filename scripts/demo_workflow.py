@@ -138,7 +138,9 @@ def main() -> int:
 
         tasks = httpx.get(f"{api}/workflows/{wid}/tasks").json()["tasks"]
         sink = next(t for t in tasks if t["container"] == "sink")
-        print(f"\nsink output: {json.dumps(sink['output'])[:300]}")
+        out = sink["output"] or {}
+        shown = out.get("data", out)  # inline outputs carry their value in `data`
+        print(f"\nsink output ({out.get('protocol')}, {out.get('format')}): {json.dumps(shown)[:400]}")
         print("\nInspect each node (" + ("until you press Ctrl-C" if keep else
               "run with --keep to keep everything up for these") + "):")
         print(f"  curl -s {api}/workflows/{wid}")
