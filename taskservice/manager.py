@@ -505,23 +505,22 @@ class TaskManager:
 
     def complete_task(self, task_id: str, output: Any) -> None:
         """Mark a task complete with its output (seed API)."""
-        with self._lock:
-            entry = self._entries.get(task_id)
-            if entry is None or entry.status not in ACTIVE:
-                return
-            if entry.cancel_reason is not None:
-                self._finish(entry, *self._stopped_outcome(entry))
-            else:
-                self._finish(entry, COMPLETE, normalize_output(output, task_id), None)
+        self._end_explicit(task_id, COMPLETE, output, None)
 
     def fail_task(self, task_id: str, error: str) -> None:
         """Mark a task failed with an error message (seed API)."""
+        self._end_explicit(task_id, FAILED, None, error)
+
+    def _end_explicit(self, task_id: str, status: TaskStatus, output: Any, error: str | None) -> None:
+        """End a task as its worker says, unless a stop was asked: then it ends stopped."""
         with self._lock:
             entry = self._entries.get(task_id)
             if entry is None or entry.status not in ACTIVE:
                 return
             if entry.cancel_reason is not None:
                 self._finish(entry, *self._stopped_outcome(entry))
+            elif status is COMPLETE:
+                self._finish(entry, COMPLETE, normalize_output(output, task_id), None)
             else:
                 self._finish(entry, FAILED, None, error)
 
