@@ -11,15 +11,7 @@ import pytest
 
 from taskservice.client import ServiceClient, ServiceError
 from taskservice.models import TaskStatus
-from tests.support import ROOT, ServiceProcess, wait_until
-
-
-@pytest.fixture(scope="module")
-def service(tmp_path_factory):
-    proc = ServiceProcess(ROOT / "templates" / "concurrent",
-                          env={"SERVICE_DATA_DIR": str(tmp_path_factory.mktemp("data"))}, name="client-svc")
-    yield proc
-    proc.stop()
+from tests.support import wait_until
 
 
 @pytest.fixture()

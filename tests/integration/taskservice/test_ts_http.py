@@ -15,26 +15,10 @@ from urllib.parse import unquote, urlparse
 import httpx
 import pytest
 
-from tests.support import ROOT, ServiceProcess, wait_until
+from tests.support import wait_until
 
-TEMPLATE = ROOT / "templates" / "concurrent"
 FINISHED = {"complete", "failed", "cancelled"}
 ACTIVE = {"pending", "running", "stopping"}
-
-
-@pytest.fixture(scope="module")
-def service(tmp_path_factory):
-    data = tmp_path_factory.mktemp("template-data")
-    proc = ServiceProcess(TEMPLATE, env={"SERVICE_DATA_DIR": str(data)}, name="template-http")
-    proc.data_dir = data
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture(scope="module")
-def client(service):
-    with httpx.Client(base_url=service.url, timeout=15) as c:
-        yield c
 
 
 def uid(prefix: str = "t") -> str:

@@ -14,24 +14,9 @@ import httpx
 import pytest
 import websockets
 
-from tests.support import ROOT, ServiceProcess, wait_until
+from tests.support import wait_until
 
-TEMPLATE = ROOT / "templates" / "concurrent"
 FINISHED = {"complete", "failed", "cancelled"}
-
-
-@pytest.fixture(scope="module")
-def service(tmp_path_factory):
-    data = tmp_path_factory.mktemp("template-streams")
-    proc = ServiceProcess(TEMPLATE, env={"SERVICE_DATA_DIR": str(data)}, name="template-streams")
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture(scope="module")
-def client(service):
-    with httpx.Client(base_url=service.url, timeout=15) as c:
-        yield c
 
 
 def uid(prefix: str = "t") -> str:
