@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 DEB_PACKAGES := redis-server wrk mono-devel chromium chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo demo-service test bench system venv clean
+.PHONY: demo demo-lab demo-service test bench system venv clean
 
 system:
 	@missing=""; for p in $(DEB_PACKAGES) python3-venv; do \
@@ -34,6 +34,9 @@ test: system venv
 
 demo: system venv
 	$(PY) scripts/demo_workflow.py
+
+demo-lab: system venv
+	$(PY) scripts/demo_workflow.py --example lab_pipeline
 
 demo-service: system venv
 	$(PY) scripts/demo_service.py

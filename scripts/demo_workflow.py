@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Run the diamond example end to end: `python scripts/demo_workflow.py` (or `make demo`).
+"""Run an example workflow end to end: `python scripts/demo_workflow.py` (or `make demo`).
 
 Starts, as children of this script: a redis-server on a free port (unless
-REDIS_URL is set), one template service per diamond node, the orchestrator API
-and one worker. Submits examples/diamond, prints its progress until it ends,
-prints the curl commands that inspect each node, and stops everything
-(`--keep`: only on Ctrl-C, so the curl commands can be tried).
+REDIS_URL is set), one service per blueprint node, the orchestrator API and one
+worker. Submits the example (`--example diamond`, the default, or
+`--example lab_pipeline`: the motion stage's alignment and profile pipeline,
+`make demo-lab`), prints its progress until it ends, prints the curl commands
+that inspect each node, and stops everything (`--keep`: only on Ctrl-C, so the
+curl commands can be tried).
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
-EXAMPLE = ROOT / "examples" / "diamond"
+TEMPLATE = "templates/concurrent"
+# which service folder serves each container of an example (default: the template)
+SERVICE_DIRS = {"lab_pipeline": {"stage": "services/motion_stage", "analysis": "services/beam_analysis"}}
 
 
 def free_port() -> int:
@@ -73,7 +77,16 @@ class Children:
 
 
 def main() -> int:
-    keep = "--keep" in sys.argv[1:]
+    import argparse
+
+    parser = argparse.ArgumentParser(description="run an example workflow end to end")
+    parser.add_argument("--example", default="diamond", help="a folder of examples/ (diamond, lab_pipeline, ...)")
+    parser.add_argument("--keep", action="store_true", help="keep everything running until Ctrl-C")
+    args = parser.parse_args()
+    keep, example = args.keep, ROOT / "examples" / args.example
+    if not (example / "blueprint.json").exists():
+        raise SystemExit(f"no blueprint.json in {example}")
+    service_dirs = SERVICE_DIRS.get(args.example, {})
     kids = Children()
     try:
         redis_url = os.environ.get("REDIS_URL")
@@ -97,14 +110,16 @@ def main() -> int:
                     time.sleep(0.05)
         print(f"Redis:    {redis_url}")
 
-        blueprint = json.loads((EXAMPLE / "blueprint.json").read_text())
-        dockerinfo = json.loads((EXAMPLE / "dockerinfo.json").read_text())
-        request = json.loads((EXAMPLE / "request.json").read_text())
-        for entry in dockerinfo["docker_info_list"]:  # one local template service per node
+        blueprint = json.loads((example / "blueprint.json").read_text())
+        dockerinfo = json.loads((example / "dockerinfo.json").read_text())
+        request_file = example / "request.json"
+        request = json.loads(request_file.read_text()) if request_file.exists() else {}
+        for entry in dockerinfo["docker_info_list"]:  # one local service per node
             port = free_port()
             name = f"service-{entry['container_name']}"
-            kids.start(name, [PY, "service.py"], cwd=ROOT / "templates" / "concurrent",
-                       env={"PORT": str(port), "HOST": "127.0.0.1"})
+            folder = ROOT / service_dirs.get(entry["container_name"], TEMPLATE)
+            kids.start(name, [PY, "service.py"], cwd=folder,
+                       env={"PORT": str(port), "HOST": "127.0.0.1", "SERVICE_DATA_DIR": str(kids.tmp / name)})
             entry.update(ip_address="127.0.0.1", port=str(port))
         env = {"REDIS_URL": redis_url}
         api_port = int(os.environ.get("ORCHESTRATOR_PORT", free_port()))
@@ -121,7 +136,7 @@ def main() -> int:
         r = httpx.post(f"{api}/workflows", json={"blueprint": blueprint, "dockerinfo": dockerinfo, **request})
         r.raise_for_status()
         wid = r.json()["workflow_id"]
-        print(f"\nSubmitted diamond as {wid}: source -> (left, right) -> sink\n")
+        print(f"\nSubmitted {args.example} as {wid}\n")
         last = None
         while True:
             wf = httpx.get(f"{api}/workflows/{wid}").json()
@@ -137,10 +152,11 @@ def main() -> int:
             print(f"error: {wf['error']}")
 
         tasks = httpx.get(f"{api}/workflows/{wid}/tasks").json()["tasks"]
-        sink = next(t for t in tasks if t["container"] == "sink")
-        out = sink["output"] or {}
+        last_node = tasks[-1]
+        out = last_node["output"] or {}
         shown = out.get("data", out)  # inline outputs carry their value in `data`
-        print(f"\nsink output ({out.get('protocol')}, {out.get('format')}): {json.dumps(shown)[:400]}")
+        print(f"\n{last_node['container']} output ({out.get('protocol')}, {out.get('format')}): "
+              f"{json.dumps(shown)[:400]}")
         print("\nInspect each node (" + ("until you press Ctrl-C" if keep else
               "run with --keep to keep everything up for these") + "):")
         print(f"  curl -s {api}/workflows/{wid}")
