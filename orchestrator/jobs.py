@@ -56,10 +56,12 @@ class Jobs:
             q = self._queues[name] = Queue(name, connection=self.rq)
         return q
 
-    def enqueue(self, workflow_id: str, indexes: list[int]) -> None:
+    def enqueue(self, workflow_id: str, indexes: list[int], dedicated: bool | None = None) -> None:
+        """`dedicated`: whether a dedicated worker serves the workflow, if the caller knows (None: look)."""
         if not indexes:
             return
-        dedicated = self.store.r.exists(self.store.dedicated_key(workflow_id))
+        if dedicated is None:
+            dedicated = bool(self.store.r.exists(self.store.dedicated_key(workflow_id)))
         name = dedicated_queue_name(self.settings, workflow_id) if dedicated else self.settings.queue
         q = self._queue(name)
         q.enqueue_many([

@@ -282,7 +282,7 @@ class Runner:
                     await self._finish(node, TaskStatus.CANCELLED, {"error": "cancelled by the service"},
                                        f"node {node.name} was cancelled by its service")
                     return
-            if await self._monitor(node):
+            if await self._monitor(node, known="running"):
                 return
 
     async def _mark_running(self, node: Node) -> bool:
@@ -300,13 +300,18 @@ class Runner:
             return False
         return True
 
-    async def _monitor(self, node: Node) -> bool:
-        """Follow the task to its end. False: it vanished and must be executed again."""
+    async def _monitor(self, node: Node, known: str | None = None) -> bool:
+        """Follow the task to its end. False: it vanished and must be executed again.
+
+        Each pass starts from the node's status in Redis. `known` is that status when the
+        caller has just read or written it (`_mark_running`), and a progress patch returns
+        it too, so only passes without such a store call read it (one round trip fewer).
+        """
         assert self.control is not None
         last: Any = None
         delay = self.settings.poll_min_interval
         while True:
-            nst = self.store.node_status(node.wid, node.index)
+            nst, known = known or self.store.node_status(node.wid, node.index), None
             if nst is None or nst in FINAL:
                 if nst is None:
                     await self._send_stop(node)
@@ -352,7 +357,8 @@ class Runner:
                     fields["progress"] = body.get("progress")
                 if body.get("details"):
                     fields["details"] = json.dumps(body.get("details"), separators=(",", ":"))
-                self.store.patch(node.wid, node.index, fields, allowed=("running", "stopping"))
+                # the status before the patch is the next pass's status (None: not running/stopping, so read it)
+                known = self.store.patch(node.wid, node.index, fields, allowed=("running", "stopping"))
             elif wait > 0.2 and elapsed < min(wait / 2, 0.5):
                 await asyncio.sleep(delay)  # the service ignores ?wait: poll with backoff
                 delay = min(delay * 2, self.settings.poll_max_interval)
@@ -383,7 +389,7 @@ class Runner:
             # stays a few ms); the others go through RQ so every worker shares a fan-out.
             first, rest = res.to_start[0], res.to_start[1:]
             if rest:
-                self.jobs.enqueue(node.wid, rest)
+                self.jobs.enqueue(node.wid, rest, dedicated=res.dedicated)
             claim = self.store.claim(node.wid, first, self.worker_id, self.settings.lease_ttl)
             if claim is not None:
                 self._spawn(claim)

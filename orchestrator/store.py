@@ -281,7 +281,10 @@ if wst == 'pending' or wst == 'running' or wst == 'stopping' then
 end
 redis.call('HSET', wk, 'updated_at', now_iso)
 if wst ~= wst0 or status == 'complete' then pub_wf(wid) end
-local out = {1, wst, #to_start}
+-- whether a dedicated worker serves the workflow (saves Jobs.enqueue a round trip)
+local dedicated = 0
+if #to_start > 1 then dedicated = redis.call('EXISTS', P .. ':dedicated:' .. wid) end
+local out = {1, wst, #to_start, dedicated}
 for _, v in ipairs(to_start) do out[#out + 1] = v end
 for _, v in ipairs(to_stop) do out[#out + 1] = v end
 return out
@@ -403,6 +406,7 @@ class FinishResult:
     workflow_status: str = ""
     to_start: list[int] | None = None
     to_stop: list[int] | None = None
+    dedicated: bool = False  # a dedicated worker serves the workflow (known when to_start has 2+)
 
 
 def task_id_for(workflow_id: str, run: str, index: int, container: str, operation: str,
@@ -561,10 +565,10 @@ class Store:
         if not res or int(res[0]) == 0:
             return FinishResult(False)
         n_start = int(res[2])
-        rest = [int(x) for x in res[3:]]
+        rest = [int(x) for x in res[4:]]
         if res[1] in ("complete", "failed", "cancelled"):
             self.forget_spec(wid)
-        return FinishResult(True, res[1], rest[:n_start], rest[n_start:])
+        return FinishResult(True, res[1], rest[:n_start], rest[n_start:], bool(int(res[3])))
 
     def cancel(self, wid: str, retention: float) -> tuple[int, str, list[int]]:
         """(1 cancelled | 0 not running | -1 unknown, new status, nodes to stop)."""
