@@ -19,7 +19,7 @@ from tests.support import PYTHON, ROOT, Process, ServiceProcess, free_port, wait
 
 TEMPLATE = ROOT / "templates" / "concurrent"
 EXAMPLES = ROOT / "examples"
-FIXTURES = Path("/work/shared/fixtures/blueprints")
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "blueprints"  # real exported blueprints, verbatim
 FINAL = ("complete", "failed", "cancelled")
 
 FAST = {  # short leases so takeover tests run in seconds (defaults: 15 s lease, 3 s heartbeat)

@@ -16,7 +16,6 @@ def post(orch, body, expect):
     return r.json()
 
 
-@pytest.mark.skipif(not FIXTURES.exists(), reason="shared fixtures not present")
 def test_orch_real_blueprints_over_the_api(orch, service):
     orch.start_worker()
     for name in ("ai-effect-energy-file", "ai-effect-energy-protobuf", "ai4eu-serial"):
