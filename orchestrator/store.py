@@ -129,6 +129,23 @@ local function pub_wf(wid)
   for n, name in ipairs(WF_FIELDS) do if f[n] then msg[name] = f[n] end end
   publish(wid, msg)
 end
+-- cancel the workflow's pending nodes and mark its running ones stopping;
+-- the indices of the running ones are appended to to_stop (their service tasks get /control/stop)
+local function stop_live_nodes(wid, total, now_iso, to_stop)
+  for j = 0, total - 1 do
+    local jk = nkey(wid, j)
+    local sj = redis.call('HGET', jk, 'status')
+    if sj == 'pending' then
+      redis.call('HSET', jk, 'status', 'cancelled', 'finished_at', now_iso, 'updated_at', now_iso)
+      drop_lease(wid, j)
+      pub_node(wid, j)
+    elseif sj == 'running' then
+      redis.call('HSET', jk, 'status', 'stopping', 'updated_at', now_iso)
+      to_stop[#to_stop + 1] = tostring(j)
+      pub_node(wid, j)
+    end
+  end
+end
 local function ready(wid, i)
   local parents = redis.call('HGET', nkey(wid, i), 'parents') or ''
   for p in string.gmatch(parents, '%d+') do
@@ -245,19 +262,7 @@ elseif live then
     redis.call('HSET', wk, 'error', wf_error, 'failed_node', i)
   end
   if fail_fast == '1' then
-    for j = 0, total - 1 do
-      local jk = nkey(wid, j)
-      local sj = redis.call('HGET', jk, 'status')
-      if sj == 'pending' then
-        redis.call('HSET', jk, 'status', 'cancelled', 'finished_at', now_iso, 'updated_at', now_iso)
-        drop_lease(wid, j)
-        pub_node(wid, j)
-      elseif sj == 'running' then
-        redis.call('HSET', jk, 'status', 'stopping', 'updated_at', now_iso)
-        to_stop[#to_stop + 1] = tostring(j)
-        pub_node(wid, j)
-      end
-    end
+    stop_live_nodes(wid, total, now_iso, to_stop)
     finish_wf(wid, 'failed', now_ts, now_iso, retention)
     wst = 'failed'
   end
@@ -299,19 +304,7 @@ if not wst then return {-1} end
 if is_final(wst) or wst == 'stopping' then return {0, wst} end
 local total = tonumber(redis.call('HGET', wk, 'total') or '0')
 local to_stop = {}
-for j = 0, total - 1 do
-  local jk = nkey(wid, j)
-  local sj = redis.call('HGET', jk, 'status')
-  if sj == 'pending' then
-    redis.call('HSET', jk, 'status', 'cancelled', 'finished_at', now_iso, 'updated_at', now_iso)
-    drop_lease(wid, j)
-    pub_node(wid, j)
-  elseif sj == 'running' then
-    redis.call('HSET', jk, 'status', 'stopping', 'updated_at', now_iso)
-    to_stop[#to_stop + 1] = tostring(j)
-    pub_node(wid, j)
-  end
-end
+stop_live_nodes(wid, total, now_iso, to_stop)
 redis.call('HSET', wk, 'error', 'cancelled by request', 'updated_at', now_iso)
 local new = 'cancelled'
 if #to_stop > 0 then set_wf_status(wid, 'stopping'); new = 'stopping'

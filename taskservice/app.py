@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from . import query as task_query
-from .manager import (ACTIVE, COMPLETE, FAILED, ShuttingDown, TaskConflict, TaskManager, TaskNotFound,
+from .manager import (ACTIVE_VALUES, COMPLETE, FAILED, ShuttingDown, TaskConflict, TaskManager, TaskNotFound,
                       fingerprint, new_task_id)
 from .methods import MethodSpec, discover
 from .models import ExecuteRequest, ExecuteResponse
@@ -32,7 +32,6 @@ from .task import Task
 
 logger = logging.getLogger(__name__)
 
-ACTIVE_VALUES = frozenset(s.value for s in ACTIVE)
 
 
 def _json(body: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -74,7 +74,6 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(started.output.model_dump(exclude_none=True), indent=2))
             return 0
         task_id = started.task_id
-        console.print(f"task {task_id} {started.status.value} — Ctrl-C stops it")
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                       TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console) as bar:
             row = bar.add_task(args.method, total=100, info=started.status.value)
@@ -84,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
                 bar.update(row, completed=record.progress, info=info)
 
             try:
+                console.print(f"task {task_id} {started.status.value} — Ctrl-C stops it")  # from here it does
                 final = client.wait(task_id, on_progress=show)
             except KeyboardInterrupt:
                 bar.update(row, info="stopping…")

@@ -17,9 +17,8 @@ from typing import Any
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from sse_starlette.sse import EventSourceResponse
 
-from .manager import ACTIVE, TaskManager, TaskNotFound
+from .manager import ACTIVE, ACTIVE_VALUES, TaskManager, TaskNotFound
 
-ACTIVE_VALUES = frozenset(s.value for s in ACTIVE)
 THROTTLE = 0.1  # seconds between batches of progress updates
 QUEUE_MAX = 10_000
 
@@ -45,14 +44,21 @@ class Subscription:
             self.lagged = True
 
     def snapshot(self) -> list[dict[str, Any]]:
-        with self.manager._lock:  # subscribe and read atomically: no change falls in between
+        """Subscribe and read the current state at once: no change falls in between."""
+        with self.manager._lock:
             self.manager.add_listener(self._listener)
+            records = self._current()
+            if self.task_id is not None and not records:
+                self.manager.remove_listener(self._listener)
+                raise TaskNotFound(self.task_id)
+            return records
+
+    def _current(self) -> list[dict[str, Any]]:
+        """The watched task's record, or every active task's."""
+        with self.manager._lock:
             if self.task_id is not None:
                 entry = self.manager.lookup(self.task_id)
-                if entry is None:
-                    self.manager.remove_listener(self._listener)
-                    raise TaskNotFound(self.task_id)
-                return [entry.record()]
+                return [entry.record()] if entry is not None else []
             return [e.record() for e in self.manager.entries() if e.status in ACTIVE]
 
     def close(self) -> None:
@@ -66,17 +72,10 @@ class Subscription:
                 batch.append(self.queue.get_nowait())
             if self.lagged:
                 self.lagged = False
-                batch = self.snapshot_again()
+                batch = self._current()  # we dropped changes: start again from the state
             yield _coalesce(batch)
             if any(r["status"] in ACTIVE_VALUES for r in batch):
                 await asyncio.sleep(THROTTLE)
-
-    def snapshot_again(self) -> list[dict[str, Any]]:
-        with self.manager._lock:
-            if self.task_id is not None:
-                entry = self.manager.lookup(self.task_id)
-                return [entry.record()] if entry is not None else []
-            return [e.record() for e in self.manager.entries() if e.status in ACTIVE]
 
 
 def _coalesce(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -11,7 +11,6 @@ event loop are woken with `call_soon_threadsafe`, never touched from a thread.
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import heapq
 import json
@@ -27,7 +26,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from .models import DataReference, ExecuteRequest, ExecuteResponse, TaskStatus
+from .models import DataReference, ExecuteRequest, ExecuteResponse, TaskStatus, inline_reference
 from .query import to_micros
 from .task import Task, TaskCancelled
 
@@ -36,6 +35,7 @@ logger = logging.getLogger(__name__)
 PENDING, RUNNING, STOPPING = TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.STOPPING
 COMPLETE, FAILED, CANCELLED = TaskStatus.COMPLETE, TaskStatus.FAILED, TaskStatus.CANCELLED
 ACTIVE = frozenset({PENDING, RUNNING, STOPPING})
+ACTIVE_VALUES = frozenset(s.value for s in ACTIVE)  # the same, as spelled in records
 
 
 class TaskError(Exception):
@@ -217,8 +217,7 @@ def normalize_output(value: Any, task_id: str) -> dict[str, Any]:
         return value.model_dump(mode="json", exclude_none=True)
     if isinstance(value, dict) and {"protocol", "uri", "format"} <= value.keys():
         return DataReference.model_validate(value).model_dump(mode="json", exclude_none=True)
-    raw = json.dumps(value, separators=(",", ":"), default=str).encode()  # as DataReference.inline, minus pydantic
-    return {"protocol": "inline", "uri": base64.b64encode(raw).decode("ascii"), "format": "json", "data": value}
+    return inline_reference(value)
 
 
 class TaskManager:

@@ -37,6 +37,16 @@ class TaskStatus(str, Enum):
 FINISHED_STATUSES = frozenset({TaskStatus.COMPLETE, TaskStatus.FAILED, TaskStatus.CANCELLED})
 
 
+def inline_reference(value: Any) -> dict[str, Any]:
+    """An inline DataReference as a plain dict, for hot paths that skip validation.
+
+    `uri` holds the base64 of the JSON text (what AI-Effect's orchestrator
+    validates and decodes); `data` holds the same value, ready to use.
+    """
+    raw = json.dumps(value, separators=(",", ":"), default=str).encode()
+    return {"protocol": "inline", "uri": base64.b64encode(raw).decode("ascii"), "format": "json", "data": value}
+
+
 class DataReference(BaseModel):
     """Where a piece of data lives: `inline`, `file`, `http(s)`, `s3`, ...
 
@@ -51,14 +61,9 @@ class DataReference(BaseModel):
     data: Any = None
 
     @classmethod
-    def inline(cls, value: Any, fmt: str = "json") -> DataReference:
-        """Small JSON carried in the reference itself.
-
-        `uri` holds the base64 of the JSON text (what AI-Effect's orchestrator
-        validates and decodes); `data` holds the same value, ready to use.
-        """
-        raw = json.dumps(value, separators=(",", ":"), default=str).encode()
-        return cls(protocol="inline", uri=base64.b64encode(raw).decode("ascii"), format=fmt, data=value)
+    def inline(cls, value: Any) -> DataReference:
+        """Small JSON carried in the reference itself (see `inline_reference`)."""
+        return cls(**inline_reference(value))
 
     def inline_value(self) -> Any:
         """The value of an inline reference: `data`, else the decoded base64 `uri`."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
+import threading
 
 import pytest
 
@@ -86,9 +86,12 @@ def test_cli_exit_codes(service):
 def test_cli_ctrl_c_stops_the_task(service, client):
     proc = subprocess.Popen(cli(service.url, "LongProcess", "--task-id", "cli-ctrl-c", "-p", "duration=60"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    said: list[str] = []
+    threading.Thread(target=lambda: [said.append(line) for line in proc.stderr], daemon=True).start()
     try:
-        wait_until(lambda: client.status("cli-ctrl-c").status is TaskStatus.RUNNING, what="task running")
-        time.sleep(0.3)  # let the CLI enter its long-poll
+        # the CLI says so once its Ctrl-C handling is in place
+        wait_until(lambda: any("Ctrl-C stops it" in line for line in said), timeout=30, what="CLI watching")
+        assert client.status("cli-ctrl-c").status is TaskStatus.RUNNING
         proc.send_signal(signal.SIGINT)
         proc.wait(20)
     finally:
