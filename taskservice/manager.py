@@ -28,13 +28,15 @@ from typing import Any
 
 from .models import DataReference, ExecuteRequest, ExecuteResponse, TaskStatus, inline_reference
 from .query import to_micros
+from .redact import masked_callback
 from .task import Task, TaskCancelled
 
 logger = logging.getLogger(__name__)
 
 PENDING, RUNNING, STOPPING = TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.STOPPING
+PAUSED = TaskStatus.PAUSED
 COMPLETE, FAILED, CANCELLED = TaskStatus.COMPLETE, TaskStatus.FAILED, TaskStatus.CANCELLED
-ACTIVE = frozenset({PENDING, RUNNING, STOPPING})
+ACTIVE = frozenset({PENDING, RUNNING, STOPPING, PAUSED})
 ACTIVE_VALUES = frozenset(s.value for s in ACTIVE)  # the same, as spelled in records
 
 
@@ -61,6 +63,14 @@ class TaskConflict(TaskError):
 
 class ShuttingDown(TaskError):
     pass
+
+
+class TaskLocked(TaskError):
+    """A stop asked of a task whose method declared it must not be interrupted (HTTP 423)."""
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"task {task_id!r} is not cancellable: its method must not be interrupted")
+        self.task_id = task_id
 
 
 def iso(ts: float | None) -> str | None:
@@ -148,7 +158,7 @@ class _Entry:
         "task_id", "method", "workflow_id", "status", "progress", "details", "error",
         "created", "started", "finished", "touched", "output", "fingerprint", "version",
         "cancel_event", "cancel_reason", "resource", "limit", "timeout", "job", "adoptable",
-        "callback", "callback_info", "final",
+        "callback", "callback_info", "final", "cancellable", "pausable", "priority", "result",
     )
 
     def __init__(self, task_id: str, method: str, workflow_id: str | None, fp: bytes | None) -> None:
@@ -176,6 +186,10 @@ class _Entry:
         self.adoptable = False
         self.callback: dict[str, Any] | None = None
         self.callback_info: dict[str, Any] | None = None
+        self.cancellable = True
+        self.pausable = False
+        self.priority = 0
+        self.result: Any = None  # the inline output value of a complete task, when small
 
     def record(self) -> dict[str, Any]:
         if self.final is not None:
@@ -199,6 +213,11 @@ class _Entry:
             "created_at": iso(self.created),
             "started_at": iso(self.started),
             "finished_at": iso(self.finished),
+            "cancellable": self.cancellable,
+            "pausable": self.pausable,
+            "priority": self.priority,
+            "callback": masked_callback(self.callback),
+            "result": self.result,
         }
         if self.callback_info is not None:
             rec["callback_info"] = dict(self.callback_info)
@@ -245,15 +264,21 @@ class TaskManager:
         self._watchdog: threading.Thread | None = None
         self._accepting = True
         self._closed = False
+        self._pause_cv = threading.Condition(self._lock)
+        self._sequence = 0  # arrival order, to keep FIFO among equal priorities
+        self.result_max_bytes = 64 * 1024
         self.configure(max_workers=max_workers, retention_ttl=retention_ttl,
                        retention_max=retention_max, data_dir=data_dir)
 
     # -- configuration ---------------------------------------------------------------------
 
     def configure(self, *, max_workers: int | None = None, retention_ttl: float | None = None,
-                  retention_max: int | None = None, data_dir: Path | str | None = None) -> None:
+                  retention_max: int | None = None, data_dir: Path | str | None = None,
+                  result_max_bytes: int | None = None) -> None:
         """Apply settings; the pool is (re)made only while idle."""
         with self._lock:
+            if result_max_bytes is not None:
+                self.result_max_bytes = result_max_bytes
             if max_workers is not None:
                 if self._active_jobs:
                     raise RuntimeError("cannot resize the pool while tasks run")
@@ -302,11 +327,13 @@ class TaskManager:
     def submit(self, request: ExecuteRequest, job: Callable[[Task], Any], *, params: Any = None,
                resource: str | None = None, limit: int | None = None, queue: bool = False,
                timeout: float | None = None, fp: bytes | None = None,
-               callback: dict[str, Any] | None = None) -> dict[str, Any]:
+               callback: dict[str, Any] | None = None, cancellable: bool = True,
+               pausable: bool = False) -> dict[str, Any]:
         """Register a background task and start it when a worker and its resource are free.
 
         Raises TaskConflict naming the tasks holding `resource` when it is at
-        `limit` and `queue` is false.
+        `limit` and `queue` is false. Waiting tasks start by `request.priority`
+        (higher first), in arrival order among equals.
         """
         task_id = request.task_id or new_task_id()
         with self._lock:
@@ -314,15 +341,24 @@ class TaskManager:
                 self._check_resource(resource, limit)
             entry = self._create(task_id, request.method, request.workflow_id, fp)
             entry.resource, entry.limit, entry.timeout = resource, limit, timeout
-            entry.callback = callback
+            entry.callback, entry.cancellable, entry.pausable = callback, cancellable, pausable
+            entry.priority = getattr(request, "priority", 0) or 0
             handle = Task(self, request, params, entry)
             entry.job = lambda: job(handle)
             if resource is not None:
                 self._holders.setdefault(resource, []).append(entry)
-            self._pending.append(entry)
+            self._enqueue(entry)
             self._schedule()
             self._changed(entry)
             return entry.record()
+
+    def _enqueue(self, entry: _Entry) -> None:
+        """Put a waiting task behind every task of the same or higher priority."""
+        pending = self._pending
+        index = len(pending)
+        while index and pending[index - 1].priority < entry.priority:
+            index -= 1
+        pending.insert(index, entry)
 
     def _resource_free(self, entry: _Entry) -> bool:
         if entry.resource is None or entry.limit is None:
@@ -349,6 +385,7 @@ class TaskManager:
 
     def _start(self, entry: _Entry) -> None:
         entry.status = RUNNING
+        entry.started = time.time()  # it has a worker: never `running` with no start time
         self._active_jobs += 1
         self._started_total += 1
         self._pool.submit(self._run, entry)
@@ -356,12 +393,11 @@ class TaskManager:
     def _run(self, entry: _Entry) -> None:
         """Body of a pool thread: run the job, then record how it ended."""
         with self._lock:
-            if entry.status is not RUNNING:  # stopped between scheduling and start
+            if entry.status not in (RUNNING, PAUSED):  # stopped between scheduling and start
                 if entry.status in ACTIVE:
                     self._finish(entry, *self._stopped_outcome(entry))
                 self._release(entry)
                 return
-            entry.started = time.time()
             if entry.timeout:
                 self._arm_deadline(entry)
             job, entry.job = entry.job, None
@@ -413,7 +449,7 @@ class TaskManager:
                 while self._deadlines and self._deadlines[0][0] <= now:
                     _, task_id = heapq.heappop(self._deadlines)
                     entry = self._entries.get(task_id)
-                    if entry is not None and entry.status in (RUNNING,) and entry.timeout:
+                    if entry is not None and entry.status in (RUNNING, PAUSED) and entry.timeout:
                         if entry.started is not None and entry.started + entry.timeout <= now + 1e-3:
                             self._request_stop(entry, f"timed out after {entry.timeout:g} s")
                 self._prune(now)
@@ -464,7 +500,7 @@ class TaskManager:
 
             entry.job = job
             entry.status, entry.started = PENDING, None
-            self._pending.append(entry)
+            self._enqueue(entry)
             self._schedule()
             self._changed(entry)
 
@@ -560,13 +596,14 @@ class TaskManager:
 
     def reserve(self, request: ExecuteRequest, fp: bytes | None, callback: dict[str, Any] | None = None, *,
                 resource: str | None = None, limit: int | None = None,
-                timeout: float | None = None) -> _Entry:
+                timeout: float | None = None, cancellable: bool = True) -> _Entry:
         """Register a quick task before its method runs; an explicit-style method may adopt it."""
         with self._lock:
             self._check_resource(resource, limit)
             entry = self._create(request.task_id or new_task_id(), request.method, request.workflow_id, fp)
             entry.status, entry.started, entry.adoptable = RUNNING, entry.created, True
             entry.callback, entry.resource, entry.limit, entry.timeout = callback, resource, limit, timeout
+            entry.cancellable = cancellable
             if resource is not None:
                 self._holders.setdefault(resource, []).append(entry)
             self._changed(entry)
@@ -614,8 +651,75 @@ class TaskManager:
             if entry.status not in ACTIVE:
                 raise TaskConflict(f"task {task_id!r} has already finished ({entry.status.value})",
                                    task_id=task_id, status=entry.status)
+            if not entry.cancellable:
+                raise TaskLocked(task_id)
             self._request_stop(entry, reason)
             return entry.record()
+
+    # -- pause and resume -----------------------------------------------------------------
+
+    def pause(self, task_id: str) -> dict[str, Any]:
+        """Ask a running task of a pausable method to pause; it reads `paused` until resumed."""
+        with self._lock:
+            entry = self._active_entry(task_id, "paused")
+            if not entry.pausable:
+                raise TaskConflict(f"task {task_id!r} cannot be paused: method {entry.method} is not pausable",
+                                   task_id=task_id, status=entry.status)
+            if entry.status is RUNNING:
+                entry.status = PAUSED
+                self._changed(entry)
+            elif entry.status is not PAUSED:
+                raise TaskConflict(f"task {task_id!r} is {entry.status.value}; only a running task can be paused",
+                                   task_id=task_id, status=entry.status)
+            return entry.record()
+
+    def resume(self, task_id: str) -> dict[str, Any]:
+        """Let a paused task go on (`running`); resuming a running task changes nothing."""
+        with self._lock:
+            entry = self._active_entry(task_id, "resumed")
+            if entry.status is PAUSED:
+                entry.status = RUNNING
+                self._pause_cv.notify_all()
+                self._changed(entry)
+            elif entry.status is not RUNNING:
+                raise TaskConflict(f"task {task_id!r} is {entry.status.value}, not paused",
+                                   task_id=task_id, status=entry.status)
+            return entry.record()
+
+    def _active_entry(self, task_id: str, action: str) -> _Entry:
+        entry = self._entries.get(task_id)
+        if entry is None:
+            raise TaskNotFound(task_id)
+        if entry.status not in ACTIVE:
+            raise TaskConflict(f"task {task_id!r} has already finished ({entry.status.value}) and cannot be {action}",
+                               task_id=task_id, status=entry.status)
+        return entry
+
+    def is_paused(self, entry: _Entry) -> bool:
+        return entry.status is PAUSED
+
+    def wait_while_paused(self, entry: _Entry, timeout: float | None = None) -> bool:
+        """Block while `entry` is paused (up to `timeout`); True when a stop was asked."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while entry.status is PAUSED and entry.cancel_reason is None:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                self._pause_cv.wait(left)
+            return entry.cancel_reason is not None
+
+    def forget_finished(self, task_id: str) -> bool:
+        """Drop a finished task's record so its id can name fresh work; False while it is active."""
+        with self._lock:
+            entry = self._entries.get(task_id)
+            if entry is None:
+                return True
+            if entry.status in ACTIVE:
+                return False
+            del self._entries[task_id]
+            self._finished.pop(task_id, None)
+            return True
 
     def _request_stop(self, entry: _Entry, reason: str) -> None:
         if entry.cancel_reason is None:
@@ -627,8 +731,9 @@ class TaskManager:
                 self._pending.remove(entry)
             self._finish(entry, *self._stopped_outcome(entry))
             self._schedule()
-        elif entry.status is RUNNING:
+        elif entry.status in (RUNNING, PAUSED):
             entry.status = STOPPING
+            self._pause_cv.notify_all()
             self._changed(entry)
 
     @staticmethod
@@ -648,6 +753,7 @@ class TaskManager:
             status, output, error = self._stopped_outcome(entry)
         entry.status = status
         entry.output = _dumps(output) if status is COMPLETE and output is not None else None
+        entry.result = self._result(output, entry.output)
         entry.error = error
         if status is COMPLETE:
             entry.progress = 100.0
@@ -668,6 +774,17 @@ class TaskManager:
             self._fire_callback(entry)
         self._seal(entry)
         self._prune(entry.finished)
+
+    def _result(self, output: dict[str, Any] | None, raw: bytes | None) -> Any:
+        """The value a record shows as `result`: an inline output's value, when it is small."""
+        if raw is None or output is None or output.get("protocol") != "inline" or len(raw) > self.result_max_bytes:
+            return None
+        if "data" in output:
+            return output["data"]
+        try:
+            return DataReference.model_validate(output).inline_value()
+        except (ValueError, TypeError):
+            return None
 
     @staticmethod
     def _seal(entry: _Entry) -> None:
