@@ -260,3 +260,20 @@ def test_pause_of_a_method_that_is_not_pausable_is_409(client):
     assert r.status_code == 409 and "pausable" in r.json()["detail"]
     assert client.post("/control/pause/unknown-task").status_code == 404
     client.post(f"/control/stop/{tid}")
+
+
+def test_python_client_pauses_resumes_and_sends_priority(service):
+    from taskservice.client import ServiceClient, ServiceError
+
+    with ServiceClient(service.url) as sc:
+        started = sc.execute("Scan", parameters={"steps": 10_000, "step": 0.005}, priority=3)
+        assert started.priority == 3
+        assert sc.pause(started.task_id).status.value == "paused"
+        assert sc.resume(started.task_id).status.value == "running"
+        sc.stop(started.task_id)
+        assert sc.wait(started.task_id, timeout=20).status.value == "cancelled"
+        other = sc.execute("Unbounded", parameters={"seconds": 30})
+        with pytest.raises(ServiceError) as refused:
+            sc.pause(other.task_id)
+        assert refused.value.status_code == 409
+        sc.stop(other.task_id)
