@@ -83,15 +83,18 @@ class TaskIndex:
             for field, value in zip(INDEXED, values):
                 self._remove(field, value, key)
 
-    def query(self, conds: list[Condition], limit: int, offset: int, user: str | None,
+    def query(self, conds: list[Condition], limit: int, offset: int,
               match: Callable[[str], bool]) -> tuple[list[str], int]:
-        with self._lock:
-            return self._query(conds, limit, offset, user, match)
+        """Ids of the tasks matching every condition, newest first, and how many match in all.
 
-    def _query(self, conds: list[Condition], limit: int, offset: int, user: str | None,
+        `match(task_id)` tests every condition on a record; it is called only
+        where the index cannot answer alone.
+        """
+        with self._lock:
+            return self._query(conds, limit, offset, match)
+
+    def _query(self, conds: list[Condition], limit: int, offset: int,
                match: Callable[[str], bool]) -> tuple[list[str], int]:
-        if user is not None:
-            conds = [*conds, ("user", "eq", user)]
         lo, hi = 0, None  # created range, microseconds, inclusive
         choices: list[tuple[int, int, list[SortedList]]] = []  # (size, condition number, indexes)
         served: set[int] = set()

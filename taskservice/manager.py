@@ -768,6 +768,8 @@ class TaskManager:
         Served by the index (about O(limit + log n)); conditions it cannot
         serve filter the index-narrowed set. Call it off the event loop.
         """
+        if user is not None:  # only the tasks of this user
+            conds = [*conds, ("user", "eq", user)]
         match = matcher(conds)
         entries = self._entries
 
@@ -776,7 +778,7 @@ class TaskManager:
             return entry is not None and match(entry)
 
         with self._lock:
-            ids, total = self._index.query(conds, limit, offset, user, test)
+            ids, total = self._index.query(conds, limit, offset, test)
             return self.records(entries[t] for t in ids if t in entries), total
 
     def records(self, entries: Iterable[_Entry]) -> list[dict[str, Any]]:
