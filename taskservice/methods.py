@@ -42,6 +42,7 @@ class MethodOptions:
     resource: ResourceKey = None
     parameters: type[BaseModel] | None = None
     background: bool | None = None
+    spill: bool = True
     cancellable: bool = True
     pausable: bool = False
 
@@ -54,6 +55,7 @@ def method(
     resource: ResourceKey = None,
     parameters: type[BaseModel] | None = None,
     background: bool | None = None,
+    spill: bool = True,
     cancellable: bool = True,
     pausable: bool = False,
 ) -> Callable[[Callable], Callable]:
@@ -65,12 +67,15 @@ def method(
     method itself); `resource` may be a callable `(request, params) -> key` so
     that, say, each motion stage is its own resource. With `queue=True` a task
     over the limit waits in `pending`, by `priority`; otherwise execute answers 409.
+    With `spill=False` a result larger than `SERVICE_INLINE_MAX_BYTES` stays
+    inline instead of going to a file in the task's folder.
     `cancellable=False` makes a stop answer 423 (a step that must not be
     interrupted); `pausable=True` allows pause/resume of a method that checks
     `task.paused` (or waits with `task.wait_while_paused()`).
     """
 
-    options = MethodOptions(timeout, concurrency, queue, resource, parameters, background, cancellable, pausable)
+    options = MethodOptions(timeout, concurrency, queue, resource, parameters, background, spill, cancellable,
+                            pausable)
 
     def attach(fn: Callable) -> Callable:
         fn.__taskservice_options__ = options  # type: ignore[attr-defined]

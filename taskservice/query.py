@@ -22,10 +22,10 @@ from typing import Any
 
 FIELDS = {
     "task_id": "task_id", "id": "task_id", "method": "method", "workflow_id": "workflow_id",
-    "status": "status", "state": "status", "progress": "progress",
+    "status": "status", "state": "status", "progress": "progress", "user": "user",
     "created_at": "created", "started_at": "started", "finished_at": "finished",
     "creationtime": "created", "startingtime": "started", "completedtime": "finished",
-    "cancellable": "cancellable", "user": "user", "error": "error",
+    "cancellable": "cancellable", "error": "error",
 }
 TIME_FIELDS = {"created", "started", "finished"}
 BOOL_FIELDS = {"cancellable"}
