@@ -28,7 +28,7 @@ SEED_SERVICE = ROOT / "tests" / "fixtures" / "seed_service"
 def service(tmp_path_factory):
     proc = ServiceProcess(SEED_SERVICE, name="seed-aieffect",
                           env={"SERVICE_DATA_DIR": str(tmp_path_factory.mktemp("aieffect-data")),
-                               "SERVICE_STATUS_DIALECT": "ai-effect", "SERVICE_STATE_DB": ":memory:"})
+                               "SERVICE_STATUS_DIALECT": "ai-effect"})  # the durable SQLite store
     yield proc
     proc.stop()
 
