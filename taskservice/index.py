@@ -10,7 +10,6 @@ filters that index-narrowed walk.
 from __future__ import annotations
 
 import heapq
-import itertools
 import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -27,44 +26,44 @@ INDEXED = ("status", "method", "workflow_id", "user")
 #: Time conditions an index can serve as a range.
 _RANGE_OPS = frozenset({"gt", "ge", "lt", "le"})
 
-Key = tuple[int, int, str]  # (created in microseconds, arrival number, task id): newest last
+Key = tuple[int, str]  # (created in microseconds, task id): newest last
+#: Fields whose value is fixed when the task is made; only the status moves a task between indexes.
+_FIXED = ("method", "workflow_id", "user")
+#: Fields often empty: a task without a value is in no index of that field (saves memory per task).
+_OPTIONAL = frozenset({"workflow_id", "user"})
 
 
 class TaskIndex:
-    """Indexes over the manager's records; updated under the manager's lock."""
+    """Indexes over the manager's records; updated under the manager's lock.
+
+    An entry carries its own key and the status it is indexed under
+    (`index_key`, `indexed_status`), so the index holds no per-task dict.
+    """
 
     def __init__(self, lock: threading.RLock) -> None:
         self._lock = lock
-        self._seq = itertools.count()
         self._all: SortedList = SortedList()
         self._by: dict[str, dict[Any, SortedList]] = {f: {} for f in INDEXED}
-        self._keys: dict[str, tuple[Key, tuple[Any, ...]]] = {}  # task id -> key, indexed values
-
-    @staticmethod
-    def _values(entry: Entry) -> tuple[Any, ...]:
-        return (entry.status.value, entry.method, entry.workflow_id, entry.user)
 
     def add(self, entry: Entry) -> None:
-        key: Key = (to_micros(entry.created), next(self._seq), entry.task_id)
-        values = self._values(entry)
-        self._keys[entry.task_id] = (key, values)
+        key: Key = (to_micros(entry.created), entry.task_id)
+        entry.index_key = key
+        entry.indexed_status = entry.status.value
         self._all.add(key)
-        for field, value in zip(INDEXED, values):
-            self._by[field].setdefault(value, SortedList()).add(key)
+        self._by["status"].setdefault(entry.indexed_status, SortedList()).add(key)
+        for field in _FIXED:
+            value = getattr(entry, field)
+            if value is not None or field not in _OPTIONAL:
+                self._by[field].setdefault(value, SortedList()).add(key)
 
     def changed(self, entry: Entry) -> None:
-        known = self._keys.get(entry.task_id)
-        if known is None:
+        key = entry.index_key
+        status = entry.status.value
+        if key is None or status == entry.indexed_status:
             return
-        key, old = known
-        new = self._values(entry)
-        if new == old:
-            return
-        for field, before, after in zip(INDEXED, old, new):
-            if before != after:
-                self._remove(field, before, key)
-                self._by[field].setdefault(after, SortedList()).add(key)
-        self._keys[entry.task_id] = (key, new)
+        self._remove("status", entry.indexed_status, key)
+        self._by["status"].setdefault(status, SortedList()).add(key)
+        entry.indexed_status = status
 
     def _remove(self, field: str, value: Any, key: Key) -> None:
         index = self._by[field].get(value)
@@ -73,15 +72,18 @@ class TaskIndex:
             if not index:
                 del self._by[field][value]
 
-    def forget(self, task_ids: list[str]) -> None:
-        for task_id in task_ids:
-            known = self._keys.pop(task_id, None)
-            if known is None:
+    def forget(self, entries: list[Entry]) -> None:
+        for entry in entries:
+            key = entry.index_key
+            if key is None:
                 continue
-            key, values = known
+            entry.index_key = None
             self._all.discard(key)
-            for field, value in zip(INDEXED, values):
-                self._remove(field, value, key)
+            self._remove("status", entry.indexed_status, key)
+            for field in _FIXED:
+                value = getattr(entry, field)
+                if value is not None or field not in _OPTIONAL:
+                    self._remove(field, value, key)
 
     def query(self, conds: list[Condition], limit: int, offset: int,
               match: Callable[[str], bool]) -> tuple[list[str], int]:
@@ -108,6 +110,8 @@ class TaskIndex:
                 served.add(n)
             elif attr in INDEXED and op in ("eq", "in"):
                 values = value if op == "in" else [value]
+                if attr in _OPTIONAL and None in values:
+                    continue  # tasks without a value are in no index of this field
                 by = self._by[attr]
                 lists = [by[v] for v in dict.fromkeys(values) if _hashable(v) and v in by]
                 choices.append((sum(len(x) for x in lists), n, lists))
@@ -125,16 +129,16 @@ class TaskIndex:
             total = b - a
             stop = b - offset
             start = max(a, stop - limit)
-            ids = [key[2] for key in index.islice(start, stop, reverse=True)] if stop > a else []
+            ids = [key[1] for key in index.islice(start, stop, reverse=True)] if stop > a else []
             return ids, total
         walk: Iterator[Key] = heapq.merge(*(index.islice(a, b, reverse=True) for index, (a, b) in zip(lists, bounds)),
                                           reverse=True)
         if residual:
-            walk = (key for key in walk if match(key[2]))
+            walk = (key for key in walk if match(key[1]))
         ids, total = [], 0
         for key in walk:
             if offset <= total < offset + limit:
-                ids.append(key[2])
+                ids.append(key[1])
             total += 1
         return ids, total
 
