@@ -52,6 +52,8 @@ QUERIES = [
     {"created_at": {"ge": 1_700_000_050}}, {"progress": {"ge": 50}, "method": "C"},
     {"status": {"ne": "complete"}}, {"method": {"op": "like", "value": "A%"}, "workflow_id": "w2"},
     {"status": "nosuch"}, {"task_id": "t0007"}, {"workflow_id": None, "status": "failed"},
+    {"status": ["complete", "failed"], "method": ["A", "C"]}, {"status": "complete", "user": "bob", "method": "B"},
+    {"workflow_id": "w2", "status": {"ne": "pending"}}, {"status": ["running", "failed"]},
 ]
 
 
