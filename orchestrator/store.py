@@ -102,9 +102,11 @@ local function set_wf_status(wid, new)
 end
 -- the one way a node's status (and scheduled flag; nil: unchanged) changes: keeps the
 -- workflow's counters (active, done, failed, cancelled) right in O(1)
-local function set_node(wid, i, new_st, new_sched)
+-- (old_st, old_sched: the node's current values when the caller has just read them)
+local function set_node(wid, i, new_st, new_sched, old_st, old_sched)
   local k = nkey(wid, i)
-  local f = redis.call('HMGET', k, 'status', 'scheduled')
+  local f = {old_st, old_sched}
+  if not old_st then f = redis.call('HMGET', k, 'status', 'scheduled') end
   local sched = new_sched or f[2]
   local wk = wfkey(wid)
   local da = (is_active(new_st, sched) and 1 or 0) - (is_active(f[1], f[2]) and 1 or 0)
@@ -146,10 +148,13 @@ local function finish_wf(wid, status, now_ts, now_iso, retention)
     for j = 0, total - 1 do redis.call('EXPIRE', nkey(wid, j), ttl) end
   end
 end
+local SUBSCRIBED = {}  -- per script call: whether the workflow's channel has subscribers
 local function channel(wid)
   local ch = P .. ':events:' .. wid
-  local n = redis.call('PUBSUB', 'NUMSUB', ch)
-  if tonumber(n[2]) > 0 then return ch end
+  if SUBSCRIBED[wid] == nil then
+    SUBSCRIBED[wid] = tonumber(redis.call('PUBSUB', 'NUMSUB', ch)[2]) > 0
+  end
+  if SUBSCRIBED[wid] then return ch end
   return nil
 end
 local function publish(wid, msg)
@@ -201,7 +206,7 @@ local function schedule(wid, i, lease_until, out)
   local k = nkey(wid, i)
   local f = redis.call('HMGET', k, 'status', 'scheduled', 'remaining')
   if f[1] == 'pending' and f[2] ~= '1' and tonumber(f[3] or '0') <= 0 then
-    set_node(wid, i, 'pending', '1')
+    set_node(wid, i, 'pending', '1', f[1], f[2])
     local m = wid .. '|' .. i
     redis.call('ZADD', P .. ':leases', lease_until, m)
     redis.call('HSET', P .. ':lease_owner', m, 'queued')
@@ -246,15 +251,17 @@ _CLAIM = _LUA_COMMON + r"""
 local wid, i, me, now, lease_until, now_iso = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7]
 local k = nkey(wid, i)
 local m = wid .. '|' .. i
-local st = redis.call('HGET', k, 'status')
+local f = redis.call('HMGET', k, 'status', 'scheduled', 'token', 'parents', 'attempt', 'started_ts', 'retries',
+                     'stop_sent')
+local st = f[1]
 if (not st) or is_final(st) then drop_lease(wid, i); return false end
-if st == 'pending' and redis.call('HGET', k, 'scheduled') ~= '1' then return false end
+if st == 'pending' and f[2] ~= '1' then return false end
 local owner = redis.call('HGET', P .. ':lease_owner', m)
-local score = tonumber(redis.call('ZSCORE', P .. ':leases', m) or '0')
-if owner and owner ~= me and owner ~= 'queued' and score > now then return false end
-local token
-if owner == me then token = redis.call('HGET', k, 'token') end
-if not token then token = redis.call('HINCRBY', k, 'token', 1) end
+if owner and owner ~= me and owner ~= 'queued' then
+  if tonumber(redis.call('ZSCORE', P .. ':leases', m) or '0') > now then return false end
+end
+local token = f[3]
+if owner ~= me or not token then token = redis.call('HINCRBY', k, 'token', 1) end
 redis.call('HSET', P .. ':lease_owner', m, me)
 redis.call('ZADD', P .. ':leases', lease_until, m)
 local wk = wfkey(wid)
@@ -265,13 +272,11 @@ if wst == 'pending' then
   wst = 'running'
   pub_wf(wid)
 end
-local parents = redis.call('HGET', k, 'parents') or ''
 local outs = {}
-for p in string.gmatch(parents, '%d+') do
+for p in string.gmatch(f[4] or '', '%d+') do
   outs[#outs + 1] = redis.call('HGET', nkey(wid, p), 'output') or 'null'
 end
-local f = redis.call('HMGET', k, 'attempt', 'started_ts', 'retries', 'stop_sent')
-return {wst or '', st, f[1] or '1', f[2] or '', f[3] or '0', f[4] or '', '[' .. table.concat(outs, ',') .. ']',
+return {wst or '', st, f[5] or '1', f[6] or '', f[7] or '0', f[8] or '', '[' .. table.concat(outs, ',') .. ']',
         tostring(token)}
 """
 
@@ -280,12 +285,12 @@ _PATCH = _LUA_COMMON + r"""
 -- → {1, previous status} | {0} (no such node, or status not allowed) | {-2} (stale token)
 local wid, i = ARGV[2], ARGV[3]
 local k = nkey(wid, i)
-local f = redis.call('HMGET', k, 'status', 'token')
+local f = redis.call('HMGET', k, 'status', 'token', 'scheduled')
 local st = f[1]
 if not st then return {0} end
 if stale(f[2], ARGV[6]) then return {-2} end
 if ARGV[4] ~= '' and not string.find(',' .. ARGV[4] .. ',', ',' .. st .. ',', 1, true) then return {0} end
-if ARGV[5] ~= '' then set_node(wid, i, ARGV[5]) end
+if ARGV[5] ~= '' and ARGV[5] ~= st then set_node(wid, i, ARGV[5], nil, st, f[3]) end
 for pos = 7, #ARGV, 2 do redis.call('HSET', k, ARGV[pos], ARGV[pos + 1]) end
 pub_node(wid, i)
 return {1, st}
@@ -312,18 +317,20 @@ _FINISH = _LUA_COMMON + r"""
 local wid, i, status, now_ts, now_iso = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local retention, fail_fast, lease_until, wf_error = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
 local k = nkey(wid, i)
-local nf = redis.call('HMGET', k, 'status', 'token')
+local nf = redis.call('HMGET', k, 'status', 'token', 'scheduled', 'children')
 local st = nf[1]
 if not st then return {0} end
 if stale(nf[2], ARGV[11]) then return {-2} end
 if is_final(st) then return {0} end
-set_node(wid, i, status)
-redis.call('HSET', k, 'finished_at', now_iso, 'updated_at', now_iso)
+set_node(wid, i, status, nil, st, nf[3])
 local size = 0
+local fields = {'finished_at', now_iso, 'updated_at', now_iso}
 for pos = 12, #ARGV, 2 do
-  redis.call('HSET', k, ARGV[pos], ARGV[pos + 1])
+  fields[#fields + 1] = ARGV[pos]
+  fields[#fields + 1] = ARGV[pos + 1]
   size = size + #ARGV[pos + 1]
 end
+redis.call('HSET', k, unpack(fields))
 add_bytes(wid, size)
 drop_lease(wid, i)
 pub_node(wid, i)
@@ -333,8 +340,7 @@ local wst0 = wst
 local to_start, to_stop = {}, {}
 local live = (wst == 'pending' or wst == 'running')
 if status == 'complete' then
-  local children = redis.call('HGET', k, 'children') or ''
-  for c in string.gmatch(children, '%d+') do
+  for c in string.gmatch(nf[4] or '', '%d+') do
     local left = redis.call('HINCRBY', nkey(wid, c), 'remaining', -1)
     if live and left <= 0 then schedule(wid, c, lease_until, to_start) end
   end
