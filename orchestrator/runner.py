@@ -276,12 +276,13 @@ class Runner:
         while True:  # one pass per execute (a vanished task is executed again)
             reply = await self._execute(node)
             st = normalize_status(reply.body.get("status"))
+            if st is TaskStatus.COMPLETE and "output" in reply.body:
+                # answered inside execute: one script records both the start and the end
+                await self._complete(node, reply.body.get("output"), self._start_fields(node))
+                return
             if not await self._mark_running(node):
                 return
             if st in (TaskStatus.COMPLETE, TaskStatus.FAILED, TaskStatus.CANCELLED):
-                if st is TaskStatus.COMPLETE and "output" in reply.body:
-                    await self._complete(node, reply.body.get("output"))
-                    return
                 if st is TaskStatus.FAILED:
                     raise NodeFailed(str(reply.body.get("error") or "failed"))
                 if st is TaskStatus.CANCELLED:
@@ -291,12 +292,17 @@ class Runner:
             if await self._monitor(node, known="running"):
                 return
 
-    async def _mark_running(self, node: Node) -> bool:
+    @staticmethod
+    def _start_fields(node: Node) -> dict[str, Any]:
         # no copy of the inputs: they are the parents' outputs, stored once on the parents
         fields: dict[str, Any] = {"task_id": node.task_id, "updated_at": now_iso()}
         if node.started_ts is None:
             node.started_ts = time.time()
             fields.update(started_at=now_iso(), started_ts=repr(node.started_ts))
+        return fields
+
+    async def _mark_running(self, node: Node) -> bool:
+        fields = self._start_fields(node)
         prev = self.store.patch(node.wid, node.index, fields, allowed=("pending", "running"),
                                 new_status="running", token=node.token)
         if prev is None:
@@ -388,18 +394,17 @@ class Runner:
     async def _finish(self, node: Node, status: TaskStatus, fields: dict[str, Any], wf_error: str) -> None:
         res = self.store.finish(node.wid, node.index, status.value, fields,
                                 retention=self.settings.retention_seconds, fail_fast=node.fail_fast,
-                                lease_ttl=self.settings.lease_ttl, wf_error=wf_error, token=node.token)
+                                lease_ttl=self.settings.lease_ttl, wf_error=wf_error, token=node.token,
+                                claim_as=self.worker_id)
         if not res.changed:
             return
         if res.to_start:
-            # The first ready child continues here at once (no queue round trip: the hop
-            # stays a few ms); the others go through RQ so every worker shares a fan-out.
-            first, rest = res.to_start[0], res.to_start[1:]
-            if rest:
-                self.jobs.enqueue(node.wid, rest, dedicated=res.dedicated)
-            claim = self.store.claim(node.wid, first, self.worker_id, self.settings.lease_ttl)
-            if claim is not None:
-                self._spawn(claim)
+            # The first ready child continues here at once, claimed by the finish script itself
+            # (no queue, no extra round trip); the others go through RQ so every worker shares a fan-out.
+            if res.to_start[1:]:
+                self.jobs.enqueue(node.wid, res.to_start[1:], dedicated=res.dedicated)
+            if res.claim is not None:
+                self._spawn(res.claim)
         if res.to_stop:
             await asyncio.gather(*(self.stop_node(node.wid, j) for j in res.to_stop))
 

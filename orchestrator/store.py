@@ -213,6 +213,39 @@ local function schedule(wid, i, lease_until, out)
     out[#out + 1] = tostring(i)
   end
 end
+-- take node i's lease for `me`: false, or what the worker needs to drive it (see Store.claim).
+-- A claim by a new owner (a first start or a takeover) increments the node's token.
+local function claim_node(wid, i, me, now, lease_until, now_iso)
+  local k = nkey(wid, i)
+  local m = wid .. '|' .. i
+  local f = redis.call('HMGET', k, 'status', 'scheduled', 'token', 'parents', 'attempt', 'started_ts', 'retries',
+                       'stop_sent')
+  local st = f[1]
+  if (not st) or is_final(st) then drop_lease(wid, i); return false end
+  if st == 'pending' and f[2] ~= '1' then return false end
+  local owner = redis.call('HGET', P .. ':lease_owner', m)
+  if owner and owner ~= me and owner ~= 'queued' then
+    if tonumber(redis.call('ZSCORE', P .. ':leases', m) or '0') > now then return false end
+  end
+  local token = f[3]
+  if owner ~= me or not token then token = redis.call('HINCRBY', k, 'token', 1) end
+  redis.call('HSET', P .. ':lease_owner', m, me)
+  redis.call('ZADD', P .. ':leases', lease_until, m)
+  local wk = wfkey(wid)
+  local wst = redis.call('HGET', wk, 'status')
+  if wst == 'pending' then
+    set_wf_status(wid, 'running')
+    redis.call('HSET', wk, 'started_at', now_iso, 'updated_at', now_iso)
+    wst = 'running'
+    pub_wf(wid)
+  end
+  local outs = {}
+  for p in string.gmatch(f[4] or '', '%d+') do
+    outs[#outs + 1] = redis.call('HGET', nkey(wid, p), 'output') or 'null'
+  end
+  return {wst or '', st, f[5] or '1', f[6] or '', f[7] or '0', f[8] or '', '[' .. table.concat(outs, ',') .. ']',
+          tostring(token)}
+end
 -- a fenced write: '' is an unfenced caller (the API); anything else must be the node's token
 local function stale(held, token) return token ~= '' and held ~= token end
 local function count_ids(s) local n = 0; for _ in string.gmatch(s, '%d+') do n = n + 1 end; return n end
@@ -247,37 +280,7 @@ return out
 
 _CLAIM = _LUA_COMMON + r"""
 -- ARGV: P, wid, i, me, now, lease_until, now_iso
--- A claim by a new owner (a first start or a takeover) increments the node's token.
-local wid, i, me, now, lease_until, now_iso = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7]
-local k = nkey(wid, i)
-local m = wid .. '|' .. i
-local f = redis.call('HMGET', k, 'status', 'scheduled', 'token', 'parents', 'attempt', 'started_ts', 'retries',
-                     'stop_sent')
-local st = f[1]
-if (not st) or is_final(st) then drop_lease(wid, i); return false end
-if st == 'pending' and f[2] ~= '1' then return false end
-local owner = redis.call('HGET', P .. ':lease_owner', m)
-if owner and owner ~= me and owner ~= 'queued' then
-  if tonumber(redis.call('ZSCORE', P .. ':leases', m) or '0') > now then return false end
-end
-local token = f[3]
-if owner ~= me or not token then token = redis.call('HINCRBY', k, 'token', 1) end
-redis.call('HSET', P .. ':lease_owner', m, me)
-redis.call('ZADD', P .. ':leases', lease_until, m)
-local wk = wfkey(wid)
-local wst = redis.call('HGET', wk, 'status')
-if wst == 'pending' then
-  set_wf_status(wid, 'running')
-  redis.call('HSET', wk, 'started_at', now_iso, 'updated_at', now_iso)
-  wst = 'running'
-  pub_wf(wid)
-end
-local outs = {}
-for p in string.gmatch(f[4] or '', '%d+') do
-  outs[#outs + 1] = redis.call('HGET', nkey(wid, p), 'output') or 'null'
-end
-return {wst or '', st, f[5] or '1', f[6] or '', f[7] or '0', f[8] or '', '[' .. table.concat(outs, ',') .. ']',
-        tostring(token)}
+return claim_node(ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7])
 """
 
 _PATCH = _LUA_COMMON + r"""
@@ -312,8 +315,11 @@ return {1, attempt}
 """
 
 _FINISH = _LUA_COMMON + r"""
--- ARGV: P, wid, i, status, now_ts, now_iso, retention, fail_fast, lease_until, wf_error, token, k1, v1, ...
+-- ARGV: P, wid, i, status, now_ts, now_iso, retention, fail_fast, lease_until, wf_error, token, claim_as,
+--       k1, v1, ...
 -- O(1) but for the children it schedules and the end of the workflow (counters, no scan).
+-- claim_as (a worker id, or ''): that worker also claims the first child it schedules (one round
+-- trip per hop instead of two); the claim is appended as in Store.claim.
 local wid, i, status, now_ts, now_iso = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local retention, fail_fast, lease_until, wf_error = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
 local k = nkey(wid, i)
@@ -325,7 +331,7 @@ if is_final(st) then return {0} end
 set_node(wid, i, status, nil, st, nf[3])
 local size = 0
 local fields = {'finished_at', now_iso, 'updated_at', now_iso}
-for pos = 12, #ARGV, 2 do
+for pos = 13, #ARGV, 2 do
   fields[#fields + 1] = ARGV[pos]
   fields[#fields + 1] = ARGV[pos + 1]
   size = size + #ARGV[pos + 1]
@@ -369,9 +375,14 @@ if wst ~= wst0 or status == 'complete' then pub_wf(wid) end
 -- whether a dedicated worker serves the workflow (saves Jobs.enqueue a round trip)
 local dedicated = 0
 if #to_start > 1 then dedicated = redis.call('EXISTS', P .. ':dedicated:' .. wid) end
-local out = {1, wst, #to_start, dedicated}
+local claimed = false
+if ARGV[12] ~= '' and #to_start > 0 then
+  claimed = claim_node(wid, to_start[1], ARGV[12], tonumber(now_ts), lease_until, now_iso)
+end
+local out = {1, wst, #to_start, dedicated, #to_stop}
 for _, v in ipairs(to_start) do out[#out + 1] = v end
 for _, v in ipairs(to_stop) do out[#out + 1] = v end
+if claimed then for _, v in ipairs(claimed) do out[#out + 1] = v end end
 return out
 """
 
@@ -528,6 +539,7 @@ class FinishResult:
     to_start: list[int] | None = None
     to_stop: list[int] | None = None
     dedicated: bool = False  # a dedicated worker serves the workflow (known when to_start has 2+)
+    claim: Claim | None = None  # to_start[0] claimed for `claim_as` (None: not asked, or not claimable)
 
 
 # what a node's hash costs besides what its fields hold (keys, field names, small values):
@@ -724,8 +736,10 @@ class Store:
         """Take the node's lease; a new owner gets a new (greater) fencing token."""
         now = time.time()
         res = self._claim(args=[self.p, wid, i, me, repr(now), repr(now + lease_ttl), now_iso()])
-        if not res:
-            return None
+        return self._claim_from(wid, i, res) if res else None
+
+    @staticmethod
+    def _claim_from(wid: str, i: int | str, res: list[Any]) -> Claim:
         wst, st, attempt, started_ts, retries, stop_sent, outs, token = res
         return Claim(wid, int(i), wst, st, int(attempt), float(started_ts) if started_ts else None,
                      int(retries), bool(stop_sent), json.loads(outs), int(token))
@@ -754,11 +768,14 @@ class Store:
         return int(res[1]) if code == 1 else 0
 
     def finish(self, wid: str, i: int, status: str, fields: dict[str, Any], *, retention: float,
-               fail_fast: bool, lease_ttl: float, wf_error: str = "", token: int | None = None) -> FinishResult:
-        """End a node and advance its workflow. Raises `LeaseLost` when `token` is stale."""
+               fail_fast: bool, lease_ttl: float, wf_error: str = "", token: int | None = None,
+               claim_as: str | None = None) -> FinishResult:
+        """End a node and advance its workflow; with `claim_as`, that worker also claims the first
+        child made ready (`FinishResult.claim`). Raises `LeaseLost` when `token` is stale."""
         now = time.time()
         argv: list[Any] = [self.p, wid, i, status, repr(now), now_iso(), repr(retention),
-                           "1" if fail_fast else "0", repr(now + lease_ttl), wf_error, _token_arg(token)]
+                           "1" if fail_fast else "0", repr(now + lease_ttl), wf_error, _token_arg(token),
+                           claim_as or ""]
         for k, v in fields.items():
             argv += [k, v]
         res = self._finish(args=argv)
@@ -766,11 +783,13 @@ class Store:
             raise LeaseLost(wid, int(i))
         if not res or int(res[0]) == 0:
             return FinishResult(False)
-        n_start = int(res[2])
-        rest = [int(x) for x in res[4:]]
+        n_start, n_stop = int(res[2]), int(res[4])
+        ids = [int(x) for x in res[5:5 + n_start + n_stop]]
+        claimed = res[5 + n_start + n_stop:]
         if res[1] in ("complete", "failed", "cancelled"):
             self.forget_spec(wid)
-        return FinishResult(True, res[1], rest[:n_start], rest[n_start:], bool(int(res[3])))
+        return FinishResult(True, res[1], ids[:n_start], ids[n_start:], bool(int(res[3])),
+                            self._claim_from(wid, ids[0], claimed) if claimed else None)
 
     def cancel(self, wid: str, retention: float) -> tuple[int, str, list[int]]:
         """(1 cancelled | 0 not running | -1 unknown, new status, nodes to stop)."""

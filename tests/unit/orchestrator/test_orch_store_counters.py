@@ -78,12 +78,12 @@ def test_fan_in_of_5000_parents_scheduled_exactly_once(store):
         for b in range(0, len(part), 250):
             pipe = s.r.pipeline(transaction=False)
             for i in part[b:b + 250]:
-                s._finish(args=[s.p, "big", i, "complete", "0", "t", repr(RET), "1", "1e12", "", "",
+                s._finish(args=[s.p, "big", i, "complete", "0", "t", repr(RET), "1", "1e12", "", "", "",
                                 "output", f'{{"i":{i}}}'], client=pipe)
             for res in pipe.execute():
                 assert int(res[0]) == 1
                 with lock:
-                    started.extend(int(x) for x in res[4:4 + int(res[2])])
+                    started.extend(int(x) for x in res[5:5 + int(res[2])])
         s.r.close()
     branches = list(range(1, width + 1))
     threads = [threading.Thread(target=worker, args=(branches[k::4],)) for k in range(4)]
@@ -226,3 +226,13 @@ def test_retention_by_bytes_drops_the_oldest_first(store):
     assert store.retry("r4", 30)[0] == 1
     assert store.finished_bytes() == sizes[5]
     assert store.prune(RET, max_finished=100, max_bytes=sizes[5]) == 0
+
+
+def test_finish_claims_the_first_ready_child_for_the_caller(store):
+    diamond(store, "cl")
+    res = finish(store, "cl", 0, token=start(store, "cl", 0), claim_as="w9")
+    assert res.to_start == [1, 2] and res.claim is not None and res.claim.index == 1
+    assert res.claim.token == 1 and res.claim.parent_outputs == [{"i": 0}]
+    assert store.lease_owner("cl", 1) == "w9" and store.lease_owner("cl", 2) == "queued"
+    assert store.claim("cl", 1, "w8", 30) is None  # held by w9 now
+    assert finish(store, "cl", 1, token=res.claim.token, claim_as="w9").claim is None  # 3 not ready yet
