@@ -386,7 +386,9 @@ class StageController:
             raise VendorError(op, status, axis, f"error code {code}, stopped at {pos:.3f}")
         if abs(pos - goal) > max(1e-3, 1e-6 * abs(goal)):
             raise VendorError(op, status, axis, f"stopped at {pos:.3f} before reaching {goal:.3f} (Stop from elsewhere)")
-        return report(pos, "Movement complete", 100.0)
+        done = report(pos, "Movement complete", 100.0)
+        return {**done, "success": True, "initial_position": start, "final_position": pos,
+                "execution_time": done["elapsed_time"]}
 
     def move_line(self, axes: list[int], *, speed: float, target: list[float] | None = None,
                   distance: list[float] | None = None, rotation_center: tuple[float, float, float] | None = None,
@@ -441,7 +443,9 @@ class StageController:
                 raise VendorError(op, status, n, f"error code {_name(ax.GetErrorCode())}")
         if math.dist(pos, goal) > 1e-3 * len(axes):
             raise VendorError(op, "InPosition", axes[0], f"stopped at {pos} before reaching {goal} (Stop from elsewhere)")
-        return report(pos, "Movement complete", 100.0)
+        done = report(pos, "Movement complete", 100.0)
+        return {**done, "success": True, "initial_position": start, "final_position": pos,
+                "execution_time": done["elapsed_time"]}
 
     def _wait_axis_rest(self, ax: Any) -> float:
         """After Stop(): poll until the axis reports it is no longer moving (Stopping -> InPosition)."""

@@ -376,13 +376,23 @@ def execute_AngleAdjustment(request: ExecuteRequest, task: Task) -> dict[str, An
     """Bring the stage's Z into contact and make the surfaces parallel (phases Initializing, ContactingZ,
     AdjustingTx, AdjustingTy)."""
     p: AngleAdjustmentParams = task.params
+    ctl = controller()
+    signal_ch = STAGES[p.stage].contact_signal_ch
+    t0 = time.monotonic()
+    initial = ctl.analog_input(signal_ch)
     try:
-        result = controller().adjust_angle(p.stage, p.vendor(), cancel=task.cancel_event, progress=_reporter(task))
+        result = ctl.adjust_angle(p.stage, p.vendor(), cancel=task.cancel_event, progress=_reporter(task))
     except Cancelled as exc:
         _cancelled(task, exc)
+    final = ctl.analog_input(signal_ch)
     task.progress(100.0, phase="Success", phase_description="Angle adjustment complete", progress_percent=100.0,
                   message="Angle adjustment finished: Success")
-    return {"stage": p.stage, "success": True, "status_code": result["status"], **result}
+    return {"stage": p.stage, **result,
+            # the EW51 daemon's result fields
+            "success": True, "status_code": result["status"], "status_description": "Angle adjustment completed",
+            "phase_code": "NotAdjusting", "phase_description": "Finished", "initial_signal": initial,
+            "final_signal": final, "signal_improvement": final - initial,
+            "execution_time": round(time.monotonic() - t0, 3)}
 
 
 def _alignment(task: Task, focus: bool) -> DataReference:
