@@ -398,6 +398,7 @@ def execute_AngleAdjustment(request: ExecuteRequest, task: Task) -> dict[str, An
 def _alignment(task: Task, focus: bool) -> DataReference:
     p: FlatAlignmentParams = task.params
     t0 = time.monotonic()
+    initial_power = controller().power(p.pm_channel)["value_dbm"]
     try:
         result = controller().align(focus, p.stage, p.vendor(), wavelength=p.wavelength,
                                     cancel=task.cancel_event, progress=_reporter(task))
@@ -411,6 +412,7 @@ def _alignment(task: Task, focus: bool) -> DataReference:
                "points": {k: len(t) for k, t in traces.items()},
                # the EW51 daemon's result fields
                "success": True, "status_code": result["status"], "final_power": result["peak_power_dbm"],
+               "initial_power": initial_power, "power_improvement": result["peak_power_dbm"] - initial_power,
                "peak_position_x": final[AXIS_NAMES[st.x]], "peak_position_y": final[AXIS_NAMES[st.y]],
                "execution_time": round(time.monotonic() - t0, 3)}
     if focus:

@@ -9,7 +9,10 @@ the same per-stage or per-station exclusivity). Records are shown in the daemon'
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from fastapi import FastAPI, HTTPException
 from fastapi.exceptions import RequestValidationError
@@ -84,6 +87,27 @@ def accepted(record: dict[str, Any], status_prefix: str, message: str) -> dict[s
             "status_url": f"{status_prefix}/status/{task_id}", "message": message}
 
 
+_PROFILE_NAMES = {"FieldSearch": "field_search", "PeakSearchX": "peak_search_x", "PeakSearchY": "peak_search_y",
+                  "PeakSearchZ": "peak_search_z"}
+
+
+def _profiles(output: dict[str, Any]) -> dict[str, Any]:
+    """The daemon's `<segment>_profile` lists of {position, signal}, read from the alignment's JSON file."""
+    if output.get("format") != "json" or not str(output.get("uri", "")).startswith("file:"):
+        return {}
+    try:
+        doc = json.loads(Path(unquote(urlparse(output["uri"]).path)).read_text())
+    except (OSError, ValueError):
+        return {}
+    out: dict[str, Any] = {}
+    for kind, seg in doc.get("segments", {}).items():
+        name = _PROFILE_NAMES.get(kind)
+        if name:
+            points = [{"position": x, "signal": v} for x, v in zip(seg["main_position"], seg["power_dbm"])]
+            out[f"{name}_profile"], out[f"{name}_profile_points"] = points, len(points)
+    return out
+
+
 def _not_found(task_id: str) -> HTTPException:
     return HTTPException(404, f"Task {task_id} not found")
 
@@ -101,6 +125,8 @@ def task_status(app: FastAPI, task_id: str) -> dict[str, Any]:
         result = output.get("data") if isinstance(output, dict) else None
         if not isinstance(result, dict):
             result = {"value": result}
+        if record["method"] in ("FlatAlignment", "FocusAlignment"):
+            result = {**result, **_profiles(output)}
     return {"task_id": task_id, "operation_type": OPERATION_TYPES.get(record["method"], record["method"].lower()),
             "status": status, "progress": record.get("details") or {}, "result": result, "error": record.get("error"),
             "created_at": record.get("created_at"), "started_at": record.get("started_at"),

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from ..controller import stage_of
 
+LIGHT_DBM = -40.0   # power above which the detector sees light from the other stage
 Axis = Field(ge=1, le=12, description="axis number 1-12 (1-6 left: X1 Y1 Z1 Tx1 Ty1 Tz1, 7-12 right)")
 
 
@@ -136,13 +137,13 @@ class FlatAlignmentRequest(BaseModel):
     subAngleX: float = 0.0
     subAngleY: float = 0.0
     pmCh: int = Field(1, ge=1, le=2)
-    analogCh: int = Field(1, ge=1, le=6)
+    analogCh: int = Field(1, ge=0, le=6, description="0: none")
     wavelength: int = Field(1310, gt=0, lt=5000, description="nm")
     pmAutoRangeUpOn: bool = True
     pmInitRangeSettingOn: bool = True
     pmInitRange: int = Field(-30, ge=-60, le=20)
-    fieldSearchThreshold: float = Field(0.0, ge=0, description="accepted for compatibility; see README")
-    peakSearchThreshold: float = Field(10.0, ge=0, le=99.99, description="% (accepted for compatibility)")
+    fieldSearchThreshold: float = Field(0.0, ge=0, description="accepted; the search uses LIGHT_DBM")
+    peakSearchThreshold: float = Field(10.0, ge=0, le=99.99, description="%, accepted; the search uses LIGHT_DBM")
     searchRangeX: float = Field(15.0, gt=0, le=5000)
     searchRangeY: float = Field(10.0, gt=0, le=5000)
     fieldSearchPitchX: float = Field(1.0, gt=0, le=500)
@@ -171,6 +172,8 @@ class FlatAlignmentRequest(BaseModel):
 
     def to_params(self) -> dict[str, Any]:
         return {"stage": stage_of(self.mainStageNumberX), "pm_channel": self.pmCh, "wavelength": self.wavelength,
+                # the daemon's thresholds are relative (%, fractions); ours are dBm: search wherever light is seen
+                "field_search_threshold": LIGHT_DBM, "peak_search_threshold": LIGHT_DBM,
                 "search_range_x": self.searchRangeX, "search_range_y": self.searchRangeY,
                 "field_search_pitch_x": self.fieldSearchPitchX, "field_search_pitch_y": self.fieldSearchPitchY,
                 "field_search_speed_x": self.fieldSearchSpeedX, "field_search_speed_y": self.fieldSearchSpeedY,
@@ -181,7 +184,8 @@ class FlatAlignmentRequest(BaseModel):
 
 
 class FocusAlignmentRequest(FlatAlignmentRequest):
-    zMode: Literal["Round", "ForwardPlus", "ForwardMinus"] = "Round"
+    zMode: Literal["Round", "ForwardPlus", "ForwardMinus", "Triangle", "Linear"] = Field(
+        "Round", description="vendor ZMode; the daemon's names Triangle and Linear are accepted and run as Round")
     mainStageNumberZ: int = Field(0, ge=0, le=12, description="0: the stage's Z axis")
     searchRangeX: float = Field(500.0, gt=0, le=5000)
     searchRangeY: float = Field(500.0, gt=0, le=5000)
@@ -198,7 +202,7 @@ class FocusAlignmentRequest(FlatAlignmentRequest):
     convergentRangeZ: float = Field(0.5, gt=0, le=100)
 
     def to_params(self) -> dict[str, Any]:
-        return {**super().to_params(), "search_range_z": self.searchRangeZ, "peak_search_speed_z": self.peakSearchSpeedZ,
+        return {**super().to_params(), "peak_search_threshold_z": LIGHT_DBM, "search_range_z": self.searchRangeZ, "peak_search_speed_z": self.peakSearchSpeedZ,
                 "convergent_range_z": self.convergentRangeZ}
 
 
