@@ -392,14 +392,15 @@ class SimulatedHardware:
                 ax.move = _Move(now, ax.pos, targets[n], v * share, a * share, d * share)
             return "None"
 
-    def stop(self, n: int) -> str:
+    def stop(self, n: int, now: float | None = None) -> str:
         with self.lock:
             ax = self.axes[n]
-            self._settle(ax)
+            now = self.now() if now is None else now
+            self._settle(ax, now)
             if not self.connected:
                 return "NotConnected"
             if ax.move is not None:
-                ax.move.stop(self.now())
+                ax.move.stop(now)
             return "None"
 
     def servo(self, n: int, on: bool) -> str:
@@ -1284,22 +1285,25 @@ class _Interpolated:
     def _positions(self, target: bool) -> list[float]:
         out = []
         with self._hw.lock:
+            now = self._hw.now()   # one controller cycle: every axis latched at the same instant
             for n in self._axes:
                 ax = self._hw.axes.get(n)
                 if ax is None:
                     out.append(0.0)
                     continue
                 self._hw._settle(ax)
-                out.append((ax.move.target if ax.move else ax.pos) if target else self._hw.position(n))
+                out.append((ax.move.target if ax.move else ax.pos) if target else self._hw.position(n, now))
         return out
 
     def GetAxisNumber(self) -> list[int]:  # noqa: N802
         return list(self._axes)
 
     def Stop(self):  # noqa: N802
-        for n in self._axes:
-            if n in self._hw.axes:
-                self._hw.stop(n)
+        with self._hw.lock:
+            now = self._hw.now()   # every axis starts braking in the same cycle: the path stays on the line
+            for n in self._axes:
+                if n in self._hw.axes:
+                    self._hw.stop(n, now)
         return self._err("None" if self._hw.connected else "NotConnected")
 
     def IsMoving(self) -> bool:  # noqa: N802

@@ -15,7 +15,7 @@ from tests.support import ROOT, ServiceProcess, wait_until
 FAST = {"MOTION_SIM__LINEAR_ACCEL": "20000", "MOTION_SIM__ANGLE_ACCEL": "400", "MOTION_SIM__LINEAR_LIMIT": "500",
         "MOTION_SIM__CONNECT_DELAY": "0.01", "MOTION_SIM__SAMPLE_RATE": "2000", "MOTION_POLL_INTERVAL": "0.01",
         "MOTION_SIM__PEAK_X": "3", "MOTION_SIM__PEAK_Y": "-2", "MOTION_SIM__PEAK_Z": "4",
-        "MOTION_WS_RATE_HZ": "20", "SERVICE_SHUTDOWN_GRACE": "5"}
+        "MOTION_WS_RATE_HZ": "20", "MOTION_SERVO_READY_TIMEOUT": "1", "SERVICE_SHUTDOWN_GRACE": "5"}
 ALL = list(range(1, 13))
 FINISHED = ("completed", "failed", "cancelled")
 
