@@ -149,7 +149,7 @@ def _workflow_view(wf: dict[str, Any], graph: Graph, nodes: list[dict[str, Any]]
     done = sum(1 for n in nodes if n.get("status") in ("complete", "failed", "cancelled"))
     running = [{"node": graph.vertices[i].name, "task_id": n.get("task_id"),
                 "progress": _num(n.get("progress"))}
-               for i, n in enumerate(nodes) if n.get("status") in ("running", "stopping")]
+               for i, n in enumerate(nodes) if n.get("status") in ("running", "stopping", "paused")]
     percent = 100.0 * (done + sum(r["progress"] for r in running) / 100.0) / (total or 1)
     view = _summary(wf)
     failed = wf.get("failed_node")

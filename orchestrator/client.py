@@ -155,7 +155,7 @@ class LiveWorkflow:
         if not self.nodes:
             return 100.0 if self.status == "complete" else 0.0
         done = sum(1 for n in self.nodes if n.status in FINAL)
-        running = sum(n.progress for n in self.nodes if n.status in ("running", "stopping"))
+        running = sum(n.progress for n in self.nodes if n.status in ("running", "stopping", "paused"))
         return round(100.0 * (done + running / 100.0) / len(self.nodes), 2)
 
     def apply(self, ev: Event) -> None:

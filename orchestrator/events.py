@@ -58,7 +58,7 @@ from orchestrator.store import Store
 THROTTLE = 0.25      # seconds between two progress events of one node
 END_GRACE = 30.0     # after a terminal workflow state, wait this long at most for stopping nodes
 FINAL = ("complete", "failed", "cancelled")
-ACTIVE = ("running", "stopping")
+ACTIVE = ("running", "stopping", "paused")
 STATIC = Path(__file__).resolve().parent / "static"
 NODE_FIELDS = ("status", "progress", "attempt", "task_id", "error", "started_at", "finished_at", "updated_at",
                "retries", "details")

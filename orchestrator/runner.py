@@ -76,6 +76,20 @@ class Node:
         self.started_ts = claim.started_ts
         self.stop_sent = claim.stop_sent
         self.token = claim.token  # fences every write of ours to this node
+        self.paused_since: float | None = None  # the service reports the task paused since then
+        self.paused_total = 0.0  # seconds paused so far: they do not count against the timeout
+
+    def pause_changed(self, paused: bool) -> bool:
+        """Note whether the service reports the task paused; True when that changed."""
+        if paused == (self.paused_since is not None):
+            return False
+        now = time.time()
+        if paused:
+            self.paused_since = now
+        else:
+            self.paused_total += now - (self.paused_since or now)
+            self.paused_since = None
+        return True
 
     @property
     def member(self) -> str:
@@ -303,7 +317,7 @@ class Runner:
 
     async def _mark_running(self, node: Node) -> bool:
         fields = self._start_fields(node)
-        prev = self.store.patch(node.wid, node.index, fields, allowed=("pending", "running"),
+        prev = self.store.patch(node.wid, node.index, fields, allowed=("pending", "running", "paused"),
                                 new_status="running", token=node.token)
         if prev is None:
             # cancelled (or deleted) while we were sending execute: stop what we started
@@ -331,8 +345,9 @@ class Runner:
             if nst == "stopping" and not node.stop_sent:
                 await self._send_stop(node)
             wait = self.settings.poll_wait
-            if node.timeout:
-                remaining = node.started_ts + float(node.timeout) - time.time()  # type: ignore[operator]
+            if node.timeout and node.paused_since is None:  # a paused task's clock stands still
+                remaining = (node.started_ts + node.paused_total  # type: ignore[operator]
+                             + float(node.timeout) - time.time())
                 if remaining <= 0:
                     await self._send_stop(node)
                     raise NodeFailed(f"timed out after {float(node.timeout):g} s")
@@ -369,8 +384,15 @@ class Runner:
                     fields["progress"] = body.get("progress")
                 if body.get("details"):
                     fields["details"] = json.dumps(body.get("details"), separators=(",", ":"))
+                if node.pause_changed(st is TaskStatus.PAUSED):
+                    # shown as `paused`; the lease is kept (the heartbeat renews it whatever the status)
+                    new = "running" if node.paused_since is None else "paused"
+                    if self.store.patch(node.wid, node.index, fields, allowed=("running", "paused"),
+                                        new_status=new, token=node.token) is not None:
+                        known = new
+                        continue
                 # the status before the patch is the next pass's status (None: not running/stopping, so read it)
-                known = self.store.patch(node.wid, node.index, fields, allowed=("running", "stopping"),
+                known = self.store.patch(node.wid, node.index, fields, allowed=("running", "stopping", "paused"),
                                          token=node.token)
             elif wait > 0.2 and elapsed < min(wait / 2, 0.5):
                 await asyncio.sleep(delay)  # the service ignores ?wait: poll with backoff

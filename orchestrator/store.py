@@ -77,7 +77,7 @@ import redis
 
 from taskservice.models import TaskStatus
 
-ACTIVE_NODE = ("pending", "running", "stopping")
+ACTIVE_NODE = ("pending", "running", "stopping", "paused")
 
 
 def now_iso() -> str:
@@ -89,7 +89,9 @@ local P = ARGV[1]
 local function wfkey(wid) return P .. ':wf:' .. wid end
 local function nkey(wid, i) return P .. ':wf:' .. wid .. ':n:' .. i end
 local function is_final(s) return s == 'complete' or s == 'failed' or s == 'cancelled' end
-local function is_active(s, sched) return s == 'running' or s == 'stopping' or (s == 'pending' and sched == '1') end
+local function is_active(s, sched)
+  return s == 'running' or s == 'stopping' or s == 'paused' or (s == 'pending' and sched == '1')
+end
 local COUNTER = {complete = 'done', failed = 'failed', cancelled = 'cancelled'}
 local function set_wf_status(wid, new)
   local k = wfkey(wid)
@@ -193,7 +195,7 @@ local function stop_live_nodes(wid, total, now_iso, to_stop)
       redis.call('HSET', jk, 'finished_at', now_iso, 'updated_at', now_iso)
       drop_lease(wid, j)
       pub_node(wid, j)
-    elseif sj == 'running' then
+    elseif sj == 'running' or sj == 'paused' then
       set_node(wid, j, 'stopping')
       redis.call('HSET', jk, 'updated_at', now_iso)
       to_stop[#to_stop + 1] = tostring(j)
@@ -306,7 +308,7 @@ local k = nkey(wid, i)
 local f = redis.call('HMGET', k, 'status', 'token')
 if not f[1] then return {0, ''} end
 if stale(f[2], ARGV[4]) then return {-2} end
-if f[1] ~= 'running' and f[1] ~= 'pending' then return {0, f[1]} end
+if f[1] ~= 'running' and f[1] ~= 'pending' and f[1] ~= 'paused' then return {0, f[1]} end
 local attempt = redis.call('HINCRBY', k, 'attempt', 1)
 redis.call('HDEL', k, 'task_id', 'stop_sent', 'details')
 redis.call('HSET', k, 'progress', '0', 'last_error', ARGV[6], 'updated_at', now_iso)
