@@ -98,3 +98,9 @@ def test_callback_headers_that_look_secret_are_masked():
     assert shown["headers"] == {"Authorization": MASK, "X-API-Key": MASK, "X-Session-Id": MASK,
                                 "X-Custom": MASK, "X-Trace": "t"}
     assert masked_callback(None) is None
+
+
+def test_callback_url_password_is_masked():
+    shown = masked_callback({"url": "https://hook:pw123@example.org/cb?x=1", "headers": {}})
+    assert shown["url"] == f"https://hook:{MASK}@example.org/cb?x=1"
+    assert masked_callback({"url": "http://127.0.0.1:9/cb"})["url"] == "http://127.0.0.1:9/cb"
