@@ -69,7 +69,7 @@ class Entry:
         "created", "started", "finished", "touched", "output", "output_inline", "fingerprint", "version",
         "cancel_event", "cancel_reason", "resource", "limit", "timeout", "job", "adoptable",
         "callback", "callback_info", "final", "interrupted", "closing", "spill", "index_key", "indexed_status",
-        "cancellable", "pausable", "priority", "result",
+        "cancellable", "pausable", "priority", "result", "paused_at", "paused_total",
     )
 
     def __init__(self, task_id: str, method: str, workflow_id: str | None, fp: bytes | None,
@@ -109,6 +109,8 @@ class Entry:
         self.pausable = False
         self.priority = 0  # waiting tasks start higher first
         self.result: Any = None  # the inline output value of a complete task, when small
+        self.paused_at: float | None = None  # paused since (time.time())
+        self.paused_total = 0.0  # seconds paused before: they do not count against the timeout
 
     @property
     def live(self) -> bool:

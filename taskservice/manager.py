@@ -313,7 +313,8 @@ class TaskManager:
         if len(heap) > 1024 and len(heap) > 4 * self._active_jobs:  # drop deadlines of finished tasks
             self._deadlines = heap = [d for d in heap if self._is_active(d[1])]
             heapq.heapify(heap)
-        heapq.heappush(heap, (entry.started + entry.timeout, entry.task_id))  # type: ignore[operator]
+        deadline = entry.started + entry.paused_total + entry.timeout  # type: ignore[operator]
+        heapq.heappush(heap, (deadline, entry.task_id))
         self.start_watchdog()
         if heap[0][1] == entry.task_id:  # a new earliest deadline: the watchdog must re-arm
             self._watchdog_cv.notify()
@@ -336,8 +337,9 @@ class TaskManager:
                 while self._deadlines and self._deadlines[0][0] <= now:
                     _, task_id = heapq.heappop(self._deadlines)
                     entry = self._entries.get(task_id)
-                    if entry is not None and entry.status in (RUNNING, PAUSED) and entry.live and entry.timeout:
-                        if entry.started is not None and entry.started + entry.timeout <= now + 1e-3:
+                    if entry is not None and entry.status is RUNNING and entry.live and entry.timeout:
+                        # (a paused task's clock stands still; resume arms its deadline again)
+                        if entry.started is not None and entry.started + entry.paused_total + entry.timeout <= now + 1e-3:
                             self._request_stop(entry, f"timed out after {entry.timeout:g} s")
                 self._prune(now)
                 wait = min(self._deadlines[0][0] - now, 30.0) if self._deadlines else 30.0
@@ -569,7 +571,7 @@ class TaskManager:
                 raise TaskConflict(f"task {task_id!r} cannot be paused: method {entry.method} is not pausable",
                                    task_id=task_id, status=entry.status)
             if entry.status is RUNNING:
-                entry.status = PAUSED
+                entry.status, entry.paused_at = PAUSED, time.time()
                 self._changed(entry)
             elif entry.status is not PAUSED:
                 raise TaskConflict(f"task {task_id!r} is {entry.status.value}; only a running task can be paused",
@@ -582,12 +584,21 @@ class TaskManager:
             entry = self._live_entry(task_id, "resumed")
             if entry.status is PAUSED:
                 entry.status = RUNNING
-                self._pause_cv.notify_all()
+                self._unpause(entry)
                 self._changed(entry)
             elif entry.status is not RUNNING:
                 raise TaskConflict(f"task {task_id!r} is {entry.status.value}, not paused",
                                    task_id=task_id, status=entry.status)
             return entry.record()
+
+    def _unpause(self, entry: _Entry) -> None:
+        """Wake a paused task's waits; the time it was paused does not count against its timeout."""
+        if entry.paused_at is not None:
+            entry.paused_total += time.time() - entry.paused_at
+            entry.paused_at = None
+            if entry.timeout and entry.started is not None:
+                self._arm_deadline(entry)
+        self._pause_cv.notify_all()
 
     def _live_entry(self, task_id: str, action: str) -> _Entry:
         entry = self._entries.get(task_id)
@@ -638,7 +649,7 @@ class TaskManager:
             self._schedule()
         elif entry.status in (RUNNING, PAUSED):
             entry.status = STOPPING
-            self._pause_cv.notify_all()
+            self._unpause(entry)
             self._changed(entry)
 
     @staticmethod

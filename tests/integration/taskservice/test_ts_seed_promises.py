@@ -253,6 +253,21 @@ def test_pause_and_resume(client):
     assert final(client, tid)["status"] == "cancelled"
 
 
+def test_time_paused_does_not_count_against_the_timeout(client):
+    tid = uid("survey")  # 0.5 s of work under a 1.5 s timeout, paused for longer than that
+    execute(client, "Survey", task_id=tid, parameters={"steps": 25, "step": 0.02})
+    wait_until(lambda: client.get(f"/control/status/{tid}").json()["details"].get("step"), what="a first step")
+    assert client.post(f"/control/pause/{tid}").json()["status"] == "paused"
+    client.get(f"/control/status/{tid}", params={"wait": 0.5})  # a step in flight may still land
+    # a long-poll returns at once on any change (a timeout would be one): none while paused
+    held = client.get(f"/control/status/{tid}", params={"wait": 2}).json()
+    assert held["status"] == "paused", held
+    assert client.post(f"/control/resume/{tid}").json()["status"] == "running"
+    done = final(client, tid)
+    assert done["status"] == "complete", done
+    assert done["result"] == {"steps": 25}
+
+
 def test_pause_of_a_method_that_is_not_pausable_is_409(client):
     tid = uid("nopause")
     execute(client, "Unbounded", task_id=tid, parameters={"seconds": 30})
