@@ -814,7 +814,6 @@ class TaskManager:
                 "running_jobs": self._active_jobs,
                 "pending": len(self._pending),
                 "retained": len(self._finished),
-                "state_db": self._state_db,
                 "started_total": self._started_total,
                 "max_workers": self.max_workers,
             }
