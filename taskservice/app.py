@@ -252,6 +252,7 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
         body, version, active = manager.snapshot_json(task_id)
         if wait > 0 and active:
             await manager.wait_for_change(task_id, version, min(wait, settings.max_wait))
+            await manager.settled(task_id, 5.0)  # a final state on its way to the store: answer that one
             body, _, _ = manager.snapshot_json(task_id)
         return Response(body, media_type="application/json")
 
