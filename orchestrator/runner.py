@@ -96,6 +96,7 @@ class Runner:
         self.on_workflow_end: Callable[[], None] | None = None
         self._stop: asyncio.Event | None = None
         self.control: ControlClient | None = None
+        self._execute_slots: asyncio.Semaphore | None = None
 
     # lifecycle ------------------------------------------------------------------
     def start_thread(self) -> None:
@@ -114,6 +115,7 @@ class Runner:
 
     async def _main(self, ready: threading.Event) -> None:
         self.control = ControlClient(self.settings.http_timeout, self.settings.http_idle_timeout)
+        self._execute_slots = asyncio.Semaphore(self.settings.execute_concurrency)
         self._stop = asyncio.Event()
         if self.only:
             self._refresh_dedicated()
@@ -263,7 +265,9 @@ class Runner:
     async def _execute(self, node: Node) -> Reply:
         assert self.control is not None
         while True:
-            reply = await self.control.execute(node.base, node.body, node.api_key)
+            assert self._execute_slots is not None
+            async with self._execute_slots:  # a wide fan-out must not flood its service with executes
+                reply = await self.control.execute(node.base, node.body, node.api_key)
             if reply.transient or (reply.status_code == 409 and not reply.body.get("task_id")):
                 await self._transient(node, f"execute: {reply.detail()}")
                 continue

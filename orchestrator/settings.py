@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     poll_max_interval: float = 2.0
     http_timeout: float = 10.0           # connect/read timeout of one control call (excl. the long-poll)
     http_idle_timeout: float = 4.0       # pooled connections idle longer are dropped (below uvicorn's 5 s keep-alive)
+    execute_concurrency: int = 64        # executes in flight per worker at once (a wide fan-out queues)
 
     node_timeout: float | None = None    # default per-node timeout (seconds), None: none
     max_retries: int = 5                 # transient faults tolerated per node
