@@ -243,7 +243,9 @@ def test_quick_operations_and_stop_all(svc):
 
 
 def test_shutdown_stops_running_work_before_exit(tmp_path):
-    env = {"MOTION_SIM__CONNECT_DELAY": "0.01", "MOTION_POLL_INTERVAL": "0.01", "SERVICE_DATA_DIR": str(tmp_path)}
+    # running tasks get SERVICE_SHUTDOWN_GRACE to finish on their own, then are stopped
+    env = {"MOTION_SIM__CONNECT_DELAY": "0.01", "MOTION_POLL_INTERVAL": "0.01", "SERVICE_DATA_DIR": str(tmp_path),
+           "SERVICE_SHUTDOWN_GRACE": "2"}
     proc = ServiceProcess(ROOT / "services/motion_stage", env=env, name="motion-stage-shutdown")
     try:
         with httpx.Client(base_url=proc.url, timeout=10) as c:
