@@ -6,6 +6,10 @@ naming the running task, unless `SERVICE_METHOD_OPTIONS` sets `queue`. Stopping 
 `Stop()` and the task stays `stopping` until the hardware reports rest. Quick operations (positions, axis
 states, servo, stop-all) answer inside execute.
 
+The same operations are also served as the Suruga Seiki EW51 daemon's REST API (`/move/*`, `/servo/*`,
+`/position/*`, `/alignment/*`, `/angle-adjustment/*`, `/profile/*`, `/io/*`, `/connection/*`, `/ws`; see
+`rest/`): its tasks are tasks of this service, shown in the daemon's shape and spelling.
+
 Run: `cd services/motion_stage && PORT=8081 python service.py` (simulator by default; `MOTION_BACKEND=dotnet`
 with `MOTION_DLL_PATH` for the real controller; see README.md).
 """

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from .bridge import accepted, call, finished, require_connected, stop_task, submit, task_status
 from .codes import codes_router
@@ -23,8 +24,6 @@ profile = codes_router("profile")
 @alignment.get("/power")
 async def power(request: Request, channel: int = 1) -> dict[str, Any]:
     """Power meter reading at the current positions, dBm (channel 1 or 2)."""
-    from datetime import datetime
-
     out = await call(request.app, "PowerMeter", channel=channel)
     return {"channel": channel, "value_dbm": out["value_dbm"], "timestamp": datetime.now().isoformat()}
 
