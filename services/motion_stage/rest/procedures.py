@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from fastapi import Request, Response
+from fastapi import Query, Request, Response
 
 from .bridge import accepted, call, finished, require_connected, stop_task, submit, task_status
 from .codes import codes_router
@@ -22,7 +22,7 @@ profile = codes_router("profile")
 
 # ------------------------------------------------------------------------------------------ alignment
 @alignment.get("/power")
-async def power(request: Request, channel: int = 1) -> dict[str, Any]:
+async def power(request: Request, channel: int = Query(1, ge=1, le=2)) -> dict[str, Any]:
     """Power meter reading at the current positions, dBm (channel 1 or 2)."""
     out = await call(request.app, "PowerMeter", channel=channel)
     return {"channel": channel, "value_dbm": out["value_dbm"], "timestamp": datetime.now().isoformat()}
