@@ -294,8 +294,10 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
         return await stop(task_id)
 
     async def page(conds: list, limit: int, offset: int) -> Response:
-        records, total = await asyncio.to_thread(manager.query, conds, limit, offset)
-        return _json({"tasks": records, "total": total, "limit": limit, "offset": offset})
+        records, total = await asyncio.to_thread(manager.query_json, conds, limit, offset)
+        return Response(b'{"tasks":[' + b",".join(records)
+                        + f'],"total":{total},"limit":{limit},"offset":{offset}}}'.encode(),
+                        media_type="application/json")
 
     @router.get("/tasks")
     async def tasks(request: Request, limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0)) -> Response:
