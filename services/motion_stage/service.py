@@ -67,6 +67,17 @@ def controller() -> StageController:
     return ctl
 
 
+_WITHOUT_HARDWARE = frozenset({"Connect", "Disconnect", "ConnectionStatus"})
+
+
+def admit(method_name: str) -> str | None:
+    """Why /control/execute must answer 503 now: every hardware operation while disconnected."""
+    ctl = _controller
+    if method_name in _WITHOUT_HARDWARE or ctl is None or ctl.connected:
+        return None
+    return "motion controller is disconnected; POST /connection/connect or execute Connect first"
+
+
 def health_details() -> dict[str, Any]:
     """What /health adds: whether the controller is connected, and the exclusivity rule in force."""
     ctl = _controller

@@ -344,6 +344,11 @@ def test_disconnect_answers_503_until_reconnected(api):
         r = api.request(method, route, json=body)
         assert r.status_code == 503, (route, r.text)
         assert "disconnected" in r.json()["detail"]
+    for method, params in [("MoveRelative", {"axis": 1, "distance": 1.0, "speed": 10.0}), ("GetPositions", {})]:
+        r = api.post("/control/execute", json={"method": method, "parameters": params})   # the other API too
+        assert r.status_code == 503 and "disconnected" in r.json()["detail"], r.text
+    assert api.post("/control/execute", json={"method": "ConnectionStatus"}).json()["output"]["data"][
+        "is_connected"] is False
     r = api.post("/connection/connect", json={"ads_address": "5.146.68.190.1.1"})
     assert r.json() == {"success": True, "message": "Connected successfully", "connected": True}
     assert api.post("/connection/connect", json={}).json()["message"] == "Already connected"
