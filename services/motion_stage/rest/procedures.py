@@ -93,8 +93,11 @@ async def measure(body: ProfileMeasurementRequest, request: Request, response: R
                 "status_code": done["status"], "status_description": done["error"] or done["status"],
                 "error_description": done["error"]}
     output = request.app.state.manager.get_output(record["task_id"]) or {}
-    trace = json.loads(Path(unquote(urlparse(output.get("uri", "")).path)).read_text())   # the profile file (JSON)
-    points = [{"position": x, "signal": s} for x, s in zip(trace["position"], trace["signal"])]
+    try:
+        trace = json.loads(Path(unquote(urlparse(output.get("uri", "")).path)).read_text())   # the profile (JSON)
+        points = [{"position": x, "signal": s} for x, s in zip(trace["position"], trace["signal"])]
+    except (OSError, ValueError, KeyError, TypeError):   # the file was removed meanwhile: the summary still holds
+        points = []
     return {**base, **done["result"], "data_points": points}
 
 
