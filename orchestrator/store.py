@@ -614,3 +614,28 @@ class Store:
             self.delete(wid)
             self.r.zrem(fin, wid)
         return len(old)
+
+    # attempts and pending stops -------------------------------------------------
+    def new_attempt(self, wid: str, i: int, me: str, why: str) -> int | None:
+        """Start attempt n+1 of a running node this worker holds (a new task id); None: not ours now."""
+        script = self.__dict__.get("_new_attempt_script")
+        if script is None:
+            script = self.__dict__["_new_attempt_script"] = self.r.register_script(_NEW_ATTEMPT)
+        res = script(args=[self.p, wid, i, me, now_iso(), why])
+        return int(res) if res else None
+
+
+_NEW_ATTEMPT = _LUA_COMMON + r"""
+-- ARGV: P, wid, i, me, now_iso, why → the new attempt number, or false (not ours / no longer running)
+local wid, i, me = ARGV[2], ARGV[3], ARGV[4]
+local k = nkey(wid, i)
+local st = redis.call('HGET', k, 'status')
+if st ~= 'running' and st ~= 'pending' then return false end
+if redis.call('HGET', P .. ':lease_owner', wid .. '|' .. i) ~= me then return false end
+local a = redis.call('HINCRBY', k, 'attempt', 1)
+redis.call('HSET', k, 'status', 'running', 'progress', '0', 'last_error', ARGV[6], 'updated_at', ARGV[5])
+redis.call('HDEL', k, 'task_id', 'stop_sent', 'details')
+pub_node(wid, i)
+return a
+"""
+
