@@ -543,6 +543,8 @@ class Runner:
                                 retention=self.settings.retention_seconds, fail_fast=node.fail_fast,
                                 lease_ttl=self.settings.lease_ttl, wf_error=wf_error)
         if not res.changed:
+            if status is TaskStatus.COMPLETE:
+                await self._start_queued_children(node)
             return
         if res.to_start:
             # The first ready child continues here at once (no queue round trip: the hop
@@ -555,6 +557,16 @@ class Runner:
                 self._spawn(claim)
         if res.to_stop:
             await asyncio.gather(*(self.stop_node(node.wid, j) for j in res.to_stop))
+
+    async def _start_queued_children(self, node: Node) -> None:
+        """The node was already complete: our finish was applied before Redis went away and its answer
+        lost. Its children were scheduled then; start those nobody claimed yet (else the reaper would,
+        after a lease)."""
+        children = self.store.r.hget(self.store.node_key(node.wid, node.index), "children") or ""
+        for c in (int(x) for x in children.split(",") if x):
+            claim = self.store.claim(node.wid, c, self.worker_id, self.settings.lease_ttl)
+            if claim is not None:
+                self._spawn(claim)
 
     async def _send_stop(self, node: Node) -> None:
         """Stop the node's task now, or keep the stop pending until its service answers."""

@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 if __package__ in (None, ""):  # `cd orchestrator && python -m worker`: make the package importable
@@ -29,6 +30,9 @@ from orchestrator.runner import Runner  # noqa: E402
 from orchestrator.settings import Settings  # noqa: E402
 
 log = logging.getLogger("orchestrator.worker")
+
+
+STOP_GRACE = 5.0  # seconds RQ gets to end its loop after SIGTERM/SIGINT
 
 
 class Worker(SimpleWorker):
@@ -47,10 +51,18 @@ def work(queue: str, runner: Runner, log_level: str) -> None:
     RQ's loop quits on a Redis timeout or any error it does not expect (a Redis restart or
     failover mid-command); then a fresh RQ worker starts once Redis answers again.
     """
+    def exit_if_stuck() -> None:
+        # RQ's teardown can hang on a connection the failover left half-open: do not outlive a stop
+        Worker.stop_requested.wait()
+        time.sleep(STOP_GRACE)
+        log.warning("RQ did not stop within %g s of the request; exiting", STOP_GRACE)
+        runner.stop()
+        os._exit(0)
+    threading.Thread(target=exit_if_stuck, daemon=True, name="stop-watchdog").start()
     delay = 0.1
     while not Worker.stop_requested.is_set():
-        worker = Worker([queue], connection=runner.rq_connection)
         try:
+            worker = Worker([queue], connection=runner.rq_connection)
             worker.work(with_scheduler=False, logging_level=log_level)
         except Exception as exc:  # noqa: BLE001 - Redis away while RQ started or tore down
             log.warning("RQ work loop ended: %r", exc)

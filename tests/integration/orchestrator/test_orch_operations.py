@@ -42,7 +42,7 @@ def test_orch_redis_sigkilled_and_restarted_with_aof_mid_run(service):
     orch = Orchestrator(rds.url)
     try:
         workers = [orch.start_worker(), orch.start_worker()]
-        wids = submit_many(orch, service.port, 6, 1.5)
+        wids = submit_many(orch, service.port, 4, 1.0)
         wait_until(lambda: all(orch.workflow(w)["status"] == "running" for w in wids), timeout=20,
                    what="all running")
         for _ in range(2):  # twice, each after the AOF's everysec fsync had time to hold the submissions
@@ -62,7 +62,7 @@ def test_orch_redis_paused_8s_with_the_default_lease_fails_nothing(service):
                                       "ORCHESTRATOR_REAPER_INTERVAL": "1"})
     try:
         workers = [orch.start_worker(), orch.start_worker()]
-        wids = submit_many(orch, service.port, 8, 1.0)
+        wids = submit_many(orch, service.port, 4, 1.0)
         wait_until(lambda: all(orch.workflow(w)["status"] == "running" for w in wids), timeout=20,
                    what="all running")
         rds.pause()
@@ -84,7 +84,7 @@ def test_orch_sentinel_failover_mid_run(service):
                                                "ORCHESTRATOR_REDIS_MASTER": SentinelGroup.MASTER})
     try:
         workers = [orch.start_worker(), orch.start_worker()]
-        wids = submit_many(orch, service.port, 5, 1.5)  # each 201 waited for the replica's ack
+        wids = submit_many(orch, service.port, 4, 1.0)  # each 201 waited for the replica's ack
         old = group.master.port
         group.master.kill()  # the master dies mid-run; the Sentinel promotes the replica
         wait_until(lambda: group.master_port() != old, timeout=30, interval=0.2, what="failover")
@@ -181,14 +181,14 @@ def test_orch_20_connection_resets_spread_over_a_long_node_complete_it(redis_ser
     orch = Orchestrator(redis_server.url, env={"ORCHESTRATOR_POLL_WAIT": "1"})
     try:
         orch.start_worker()
-        params = long_params(DIAMOND, 0.1, 1, source={"duration": 12, "steps": 120})
+        params = long_params(DIAMOND, 0.1, 1, source={"duration": 8, "steps": 80})
         wid = orch.submit(DIAMOND, dockerinfo_for(DIAMOND, proxy.port), parameters=params)["workflow_id"]
         orch.wait_node(wid, "source", ("running",))
         resets = 0
-        while resets < 20:  # reset whatever is open (the long-poll), every ~0.4 s
+        while resets < 20:  # reset whatever is open (the long-poll), every ~0.3 s
             assert orch.workflow(wid)["status"] == "running"
             with pytest.raises(TimeoutError):
-                wait_until(lambda: False, timeout=0.4, interval=0.1, what="spacing")
+                wait_until(lambda: False, timeout=0.3, interval=0.1, what="spacing")
             resets += 1 if proxy.reset_all() else 0
         wf = orch.wait(wid, timeout=30)
         assert wf["status"] == "complete", wf
