@@ -42,7 +42,7 @@ from orchestrator.connections import describe, is_outage, redis_client
 from orchestrator.control import ControlClient, Reply, normalize_status
 from orchestrator.jobs import Jobs
 from orchestrator.settings import Settings
-from orchestrator.store import ACTIVE_NODE, Claim, Store, now_iso, task_id_for
+from orchestrator.store import ACTIVE_NODE, Claim, LeaseLost, Store, now_iso, task_id_for
 from taskservice.models import TaskStatus
 
 log = logging.getLogger("orchestrator.runner")
@@ -105,6 +105,7 @@ class Node:
         self.retries = claim.retries
         self.started_ts = claim.started_ts
         self.stop_sent = claim.stop_sent
+        self.token = claim.token  # fences every write of ours to this node
 
     def next_attempt(self, attempt: int) -> None:
         v = self.vertex
@@ -255,7 +256,8 @@ class Runner:
     def _maintain(self) -> None:
         lock = f"{self.settings.prefix}:maintenance"
         if self.store.r.set(lock, self.worker_id, nx=True, ex=max(int(self.settings.maintenance_interval), 1)):
-            self.store.prune(self.settings.retention_seconds, self.settings.max_finished)
+            self.store.prune(self.settings.retention_seconds, self.settings.max_finished,
+                             max_bytes=int(self.settings.retention_max_mb * 1024 * 1024))
 
     async def _retry_stops(self) -> None:
         assert self.control is not None
@@ -312,22 +314,26 @@ class Runner:
         run, spec_d, api_key = spec
         node = Node(claim, run, spec_d, api_key, self.settings)
         try:
-            if claim.status == "stopping" or claim.workflow_status not in ("pending", "running"):
-                await self._wind_down(node)
-                return
-            await self._run(node)
-        except NodeFailed as exc:
-            if exc.stop and not node.stop_sent:
-                await self._send_stop(node)  # we stop caring: the work must stop too
-            await self._finish(node, TaskStatus.FAILED, {"error": str(exc)}, f"node {node.name} failed: {exc}")
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - never leave a node hanging on a bug
-            if is_outage(exc):
-                raise  # Redis is away: `_drive` waits for it
-            log.exception("driving %s failed", node.name)
-            await self._finish(node, TaskStatus.FAILED, {"error": f"orchestrator error: {exc!r}"},
-                               f"node {node.name} failed: orchestrator error: {exc!r}")
+            try:
+                if claim.status == "stopping" or claim.workflow_status not in ("pending", "running"):
+                    await self._wind_down(node)
+                    return
+                await self._run(node)
+            except NodeFailed as exc:
+                if exc.stop and not node.stop_sent:
+                    await self._send_stop(node)  # we stop caring: the work must stop too
+                await self._finish(node, TaskStatus.FAILED, {"error": str(exc)}, f"node {node.name} failed: {exc}")
+            except (asyncio.CancelledError, LeaseLost):
+                raise
+            except Exception as exc:  # noqa: BLE001 - never leave a node hanging on a bug
+                if is_outage(exc):
+                    raise  # Redis is away: `_drive` waits for it
+                log.exception("driving %s failed", node.name)
+                await self._finish(node, TaskStatus.FAILED, {"error": f"orchestrator error: {exc!r}"},
+                                   f"node {node.name} failed: orchestrator error: {exc!r}")
+        except LeaseLost:
+            # a newer owner took the node over: stop driving it at once, write nothing more
+            log.warning("lease %s lost to a newer owner; letting go", node.member)
 
     def _backoff(self, n: int) -> float:
         return min(self.settings.retry_backoff * 2 ** min(max(n - 1, 0), 30), self.settings.retry_backoff_max)
@@ -340,7 +346,7 @@ class Runner:
         node.outage_tries += 1
         node.retries += 1
         self.store.patch(node.wid, node.index, {"retries": node.retries, "last_error": what,
-                                                "updated_at": now_iso()}, allowed=ACTIVE_NODE)
+                                                "updated_at": now_iso()}, allowed=ACTIVE_NODE, token=node.token)
         lasted = now - node.outage_since
         tolerance = self.settings.outage_tolerance
         if lasted >= tolerance:
@@ -363,7 +369,7 @@ class Runner:
                 raise NodeFailed(f"{exc} (attempt {failures} of {node.max_attempts})") from exc
             raise exc
         self.store.patch(node.wid, node.index, {"failures": failures, "last_error": str(exc)},
-                         allowed=ACTIVE_NODE)
+                         allowed=ACTIVE_NODE, token=node.token)
         log.warning("node %s of %s failed on attempt %d of %d: %s; trying again", node.name, node.wid,
                     failures, node.max_attempts, exc)
         await asyncio.sleep(self._backoff(failures))
@@ -371,8 +377,8 @@ class Runner:
 
     async def _next_attempt(self, node: Node, why: str) -> bool:
         """Move the node to a new attempt (new task id). False: it is no longer ours to run."""
-        attempt = self.store.new_attempt(node.wid, node.index, self.worker_id, why)
-        if attempt is None:
+        attempt = self.store.new_attempt(node.wid, node.index, node.token, why)
+        if not attempt:
             if self.store.node_status(node.wid, node.index) == "stopping":
                 await self._finish(node, TaskStatus.CANCELLED, {"error": why}, "")
             return False
@@ -416,10 +422,11 @@ class Runner:
         if st is TaskStatus.FAILED:
             self._check_failed(reply.body)
         self._contact(node)
-        if not await self._mark_running(node):
-            return True
         if st is TaskStatus.COMPLETE and "output" in reply.body:
-            await self._complete(node, reply.body.get("output"))
+            # answered inside execute: one script records both the start and the end
+            await self._complete(node, reply.body.get("output"), self._start_fields(node))
+            return True
+        if not await self._mark_running(node):
             return True
         if st is TaskStatus.CANCELLED:
             await self._finish(node, TaskStatus.CANCELLED, {"error": "cancelled by the service"},
@@ -435,14 +442,19 @@ class Runner:
             raise NewAttempt(f"task interrupted on its service: {error}")
         raise NodeFailed(error, failure=True)
 
-    async def _mark_running(self, node: Node) -> bool:
-        fields: dict[str, Any] = {"task_id": node.task_id, "updated_at": now_iso(),
-                                  "inputs": json.dumps(node.inputs, separators=(",", ":"))}
+    @staticmethod
+    def _start_fields(node: Node) -> dict[str, Any]:
+        # no copy of the inputs: they are the parents' outputs, stored once on the parents
+        fields: dict[str, Any] = {"task_id": node.task_id, "updated_at": now_iso()}
         if node.started_ts is None:
             node.started_ts = time.time()
             fields.update(started_at=now_iso(), started_ts=repr(node.started_ts))
+        return fields
+
+    async def _mark_running(self, node: Node) -> bool:
+        fields = self._start_fields(node)
         prev = self.store.patch(node.wid, node.index, fields, allowed=("pending", "running"),
-                                new_status="running")
+                                new_status="running", token=node.token)
         if prev is None:
             # cancelled (or deleted) while we were sending execute: stop what we started
             await self._send_stop(node)
@@ -515,7 +527,8 @@ class Runner:
                 if body.get("details"):
                     fields["details"] = json.dumps(body.get("details"), separators=(",", ":"))
                 # the status before the patch is the next pass's status (None: not running/stopping, so read it)
-                known = self.store.patch(node.wid, node.index, fields, allowed=("running", "stopping"))
+                known = self.store.patch(node.wid, node.index, fields, allowed=("running", "stopping"),
+                                         token=node.token)
             elif wait > 0.2 and elapsed < min(wait / 2, 0.5):
                 await asyncio.sleep(delay)  # the service ignores ?wait: poll with backoff
                 delay = min(delay * 2, self.settings.poll_max_interval)
@@ -541,20 +554,19 @@ class Runner:
     async def _finish(self, node: Node, status: TaskStatus, fields: dict[str, Any], wf_error: str) -> None:
         res = self.store.finish(node.wid, node.index, status.value, fields,
                                 retention=self.settings.retention_seconds, fail_fast=node.fail_fast,
-                                lease_ttl=self.settings.lease_ttl, wf_error=wf_error)
+                                lease_ttl=self.settings.lease_ttl, wf_error=wf_error, token=node.token,
+                                claim_as=self.worker_id)
         if not res.changed:
             if status is TaskStatus.COMPLETE:
                 await self._start_queued_children(node)
             return
         if res.to_start:
-            # The first ready child continues here at once (no queue round trip: the hop
-            # stays a few ms); the others go through RQ so every worker shares a fan-out.
-            first, rest = res.to_start[0], res.to_start[1:]
-            if rest:
-                self.jobs.enqueue(node.wid, rest, dedicated=res.dedicated)
-            claim = self.store.claim(node.wid, first, self.worker_id, self.settings.lease_ttl)
-            if claim is not None:
-                self._spawn(claim)
+            # The first ready child continues here at once, claimed by the finish script itself
+            # (no queue, no extra round trip); the others go through RQ so every worker shares a fan-out.
+            if res.to_start[1:]:
+                self.jobs.enqueue(node.wid, res.to_start[1:], dedicated=res.dedicated)
+            if res.claim is not None:
+                self._spawn(res.claim)
         if res.to_stop:
             await asyncio.gather(*(self.stop_node(node.wid, j) for j in res.to_stop))
 
@@ -572,7 +584,7 @@ class Runner:
         """Stop the node's task now, or keep the stop pending until its service answers."""
         assert self.control is not None
         await stops.send_stop(self.store, self.control, self.settings, node.wid, node.index, node.task_id,
-                              node.base, node.api_key)
+                              node.base, node.api_key, token=node.token)
         node.stop_sent = True
 
     async def stop_node(self, wid: str, index: int) -> None:

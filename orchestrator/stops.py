@@ -39,10 +39,12 @@ def _target(store: Store, settings: Settings, wid: str, index: int) -> tuple[str
 
 
 async def send_stop(store: Store, control: ControlClient, settings: Settings, wid: str, index: int,
-                    task_id: str, base: str | None = None, api_key: str | None = None) -> Reply:
+                    task_id: str, base: str | None = None, api_key: str | None = None,
+                    token: int | None = None) -> Reply:
     """`/control/stop` now; when the service is unreachable, keep it pending for the background retry.
 
-    `base`/`api_key`: the service, when the caller knows it (else read from the workflow's spec).
+    `base`/`api_key`: the service, when the caller knows it (else read from the workflow's spec);
+    `token`: the caller's fencing token (the driving worker), None for the API.
     """
     if base is None:
         target = _target(store, settings, wid, index)
@@ -56,7 +58,7 @@ async def send_stop(store: Store, control: ControlClient, settings: Settings, wi
         log.warning("stop of task %s (workflow %s node %d) kept pending: %s", task_id, wid, index,
                     reply.detail())
     else:
-        store.patch(wid, index, {"stop_sent": "1"})
+        store.patch(wid, index, {"stop_sent": "1"}, token=token)
     return reply
 
 
