@@ -107,7 +107,7 @@ def _template_keeps_interrupted_tasks() -> bool:
                     reason="needs the template's side of issue 8.3 (SIGTERMed tasks recorded as interrupted)")
 def test_orch_service_sigtermed_mid_node_and_started_again_completes(orch, tmp_path):
     port = free_port()
-    env = {"SERVICE_STATE_DB": str(tmp_path / "tasks.db")}
+    env = {"SERVICE_STATE_DB": str(tmp_path / "tasks.db"), "SERVICE_SHUTDOWN_GRACE": "0.2"}
     svc = ServiceProcess(TEMPLATE, port=port, env=env, name="deployed-svc")
     try:
         orch.start_worker()
