@@ -41,6 +41,7 @@ def test_orch_redis_sigkilled_and_restarted_with_aof_mid_run(service):
     rds = DurableRedis()
     orch = Orchestrator(rds.url)
     try:
+        assert orch.http.get("/health").json()["redis_persistence"] == "aof"
         workers = [orch.start_worker(), orch.start_worker()]
         wids = submit_many(orch, service.port, 4, 1.0)
         wait_until(lambda: all(orch.workflow(w)["status"] == "running" for w in wids), timeout=20,
@@ -54,6 +55,11 @@ def test_orch_redis_sigkilled_and_restarted_with_aof_mid_run(service):
     finally:
         orch.close()
         rds.stop()
+
+
+def test_orch_health_says_when_redis_keeps_nothing(orch):
+    health = orch.http.get("/health").json()  # the test redis-server runs without AOF or RDB
+    assert health["status"] == "ok" and health["redis_persistence"] == "none"
 
 
 def test_orch_redis_paused_8s_with_the_default_lease_fails_nothing(service):
