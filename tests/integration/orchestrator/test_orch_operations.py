@@ -12,7 +12,7 @@ import signal
 import httpx
 import pytest
 
-from tests.support import ServiceProcess, free_port, wait_until
+from tests.support import PYTHON, Process, ServiceProcess, free_port, wait_until
 from tests.support.redis_ops import DurableRedis, SentinelGroup
 from tests.support.tcp_proxy import FaultProxy
 
@@ -31,7 +31,7 @@ def assert_all_complete_once(orch: Orchestrator, service_url: str, wids: list[st
     """Every workflow complete; on the service, each node ran exactly one task (no duplicate)."""
     for wid in wids:
         wf = orch.wait(wid, timeout=timeout)
-        assert wf["status"] == "complete", wf
+        assert wf["status"] == "complete", (wf["error"], wf["failed_node"], orch.logs())
         ran = service_tasks(service_url, wid)
         assert sorted(t["task_id"] for t in ran) == sorted(t["task_id"] for t in orch.tasks(wid).values()), ran
         assert len(ran) == 4
@@ -228,3 +228,34 @@ def test_orch_stale_owner_after_a_partition_writes_nothing(orch, service):
         assert {k: after[c][k] for k in keys} == {k: before[c][k] for k in keys}
     assert len(service_tasks(service.url, wid)) == 4
     assert w1.alive()
+
+
+def _flaky(fail_attempts: int) -> tuple[Process, int]:
+    from pathlib import Path
+    port = free_port()
+    stub = Process([PYTHON, str(Path(__file__).with_name("flaky_stub.py")), str(port)],
+                   env={"FAIL_ATTEMPTS": str(fail_attempts)}, name="flaky-stub")
+    wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200,
+               timeout=20, what="flaky stub")
+    return stub, port
+
+
+def test_orch_node_failures_get_max_attempts_then_fail_the_node(orch):
+    stub, port = _flaky(fail_attempts=2)
+    try:
+        orch.start_worker()
+        di = dockerinfo_for(DIAMOND, port)
+        ok = orch.submit(DIAMOND, di, options={"max_attempts": 3})["workflow_id"]  # fails twice, third runs
+        short = orch.submit(DIAMOND, di, options={"node_max_attempts": {"source": 2}})["workflow_id"]
+        once = orch.submit(DIAMOND, di)["workflow_id"]  # default: 1 attempt
+        wf = orch.wait(ok, timeout=30)
+        assert wf["status"] == "complete", wf
+        assert {t["attempt"] for t in orch.tasks(ok).values()} == {3}
+        wf = orch.wait(short, timeout=30)
+        assert wf["status"] == "failed" and wf["failed_node"]["node"] == "source.LongProcess"
+        src = orch.tasks(short)["source"]
+        assert src["attempt"] == 2 and "the work failed" in src["error"] and "attempt 2 of 2" in src["error"]
+        wf = orch.wait(once, timeout=30)
+        assert wf["status"] == "failed" and orch.tasks(once)["source"]["attempt"] == 1
+    finally:
+        stub.stop()
