@@ -15,7 +15,6 @@ import hashlib
 import heapq
 import json
 import logging
-import re
 import threading
 import time
 import uuid
@@ -26,6 +25,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from .ids import task_file
 from .models import DataReference, ExecuteRequest, ExecuteResponse, TaskStatus, inline_reference
 from .query import to_micros
 from .task import Task, TaskCancelled
@@ -92,7 +92,6 @@ def new_task_id() -> str:
     return uuid.uuid4().hex
 
 
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class _Pool:
@@ -145,16 +144,18 @@ class _Entry:
     """One task's record. Slots keep 100,000 retained tasks well under 2 KB each."""
 
     __slots__ = (
-        "task_id", "method", "workflow_id", "status", "progress", "details", "error",
+        "task_id", "method", "workflow_id", "user", "status", "progress", "details", "error",
         "created", "started", "finished", "touched", "output", "fingerprint", "version",
         "cancel_event", "cancel_reason", "resource", "limit", "timeout", "job", "adoptable",
         "callback", "callback_info", "final",
     )
 
-    def __init__(self, task_id: str, method: str, workflow_id: str | None, fp: bytes | None) -> None:
+    def __init__(self, task_id: str, method: str, workflow_id: str | None, fp: bytes | None,
+                 user: str | None = None) -> None:
         self.task_id = task_id
         self.method = method
         self.workflow_id = workflow_id
+        self.user = user
         self.status = PENDING
         self.progress = 0.0
         self.details: dict[str, Any] | None = None
@@ -192,6 +193,7 @@ class _Entry:
             "task_id": self.task_id,
             "method": self.method,
             "workflow_id": self.workflow_id,
+            "user": self.user,
             "status": self.status.value,
             "progress": int(self.progress),
             "details": dict(self.details) if self.details else {},
@@ -289,20 +291,21 @@ class TaskManager:
         with self._lock:
             return self._entries.get(task_id)
 
-    def _create(self, task_id: str, method: str, workflow_id: str | None, fp: bytes | None) -> _Entry:
+    def _create(self, task_id: str, method: str, workflow_id: str | None, fp: bytes | None,
+                user: str | None = None) -> _Entry:
         if not self._accepting:
             raise ShuttingDown("service is shutting down")
         existing = self._entries.get(task_id)
         if existing is not None:
             raise TaskConflict(f"task {task_id!r} already exists", task_id=task_id, status=existing.status)
-        entry = _Entry(task_id, method, workflow_id, fp)
+        entry = _Entry(task_id, method, workflow_id, fp, user)
         self._entries[task_id] = entry
         return entry
 
     def submit(self, request: ExecuteRequest, job: Callable[[Task], Any], *, params: Any = None,
                resource: str | None = None, limit: int | None = None, queue: bool = False,
                timeout: float | None = None, fp: bytes | None = None,
-               callback: dict[str, Any] | None = None) -> dict[str, Any]:
+               callback: dict[str, Any] | None = None, user: str | None = None) -> dict[str, Any]:
         """Register a background task and start it when a worker and its resource are free.
 
         Raises TaskConflict naming the tasks holding `resource` when it is at
@@ -312,7 +315,7 @@ class TaskManager:
         with self._lock:
             if not queue:
                 self._check_resource(resource, limit)
-            entry = self._create(task_id, request.method, request.workflow_id, fp)
+            entry = self._create(task_id, request.method, request.workflow_id, fp, user)
             entry.resource, entry.limit, entry.timeout = resource, limit, timeout
             entry.callback = callback
             handle = Task(self, request, params, entry)
@@ -560,11 +563,11 @@ class TaskManager:
 
     def reserve(self, request: ExecuteRequest, fp: bytes | None, callback: dict[str, Any] | None = None, *,
                 resource: str | None = None, limit: int | None = None,
-                timeout: float | None = None) -> _Entry:
+                timeout: float | None = None, user: str | None = None) -> _Entry:
         """Register a quick task before its method runs; an explicit-style method may adopt it."""
         with self._lock:
             self._check_resource(resource, limit)
-            entry = self._create(request.task_id or new_task_id(), request.method, request.workflow_id, fp)
+            entry = self._create(request.task_id or new_task_id(), request.method, request.workflow_id, fp, user)
             entry.status, entry.started, entry.adoptable = RUNNING, entry.created, True
             entry.callback, entry.resource, entry.limit, entry.timeout = callback, resource, limit, timeout
             if resource is not None:
@@ -801,9 +804,8 @@ class TaskManager:
             return out
 
     def output_path(self, task_id: str, name: str) -> Path:
-        folder = self.data_dir / _SAFE_NAME.sub("_", task_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        return (folder / _SAFE_NAME.sub("_", name)).resolve()
+        """A path for file `name` in task `task_id`'s own folder; no id or name leads out of it."""
+        return task_file(self.data_dir, task_id, name)
 
     def stats(self) -> dict[str, Any]:
         with self._lock:

@@ -17,6 +17,7 @@ from typing import Any
 
 FIELDS = {
     "task_id": "task_id", "id": "task_id", "method": "method", "workflow_id": "workflow_id",
+    "user": "user",
     "status": "status", "state": "status", "progress": "progress",
     "created_at": "created", "started_at": "started", "finished_at": "finished",
 }
