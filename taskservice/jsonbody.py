@@ -38,7 +38,8 @@ def parse(raw: bytes, max_depth: int = MAX_DEPTH) -> Any:
             raise BodyError("body is not valid UTF-8") from None
         if "depth" in text.lower() or "recursion" in text.lower():
             raise BodyError(f"JSON nests deeper than {max_depth} levels", kind="json_too_deep") from None
-        if "infinity" in text.lower() or "nan" in text.lower():
+        here = raw[exc.pos:exc.pos + 9] if isinstance(exc.pos, int) else b""
+        if "infinity" in text.lower() or here.lstrip(b"-").startswith((b"NaN", b"Infinity")):
             raise BodyError("numbers must be finite (no NaN or Infinity)", kind="finite_number") from None
         raise BodyError(f"body is not valid JSON: {text}") from None
     check(value, max_depth)
