@@ -65,6 +65,10 @@ def request(client: httpx.Client, method: str, url: str, policy: HostPolicy, **k
     """`client.request` to a policy-checked address of `url`'s host (PolicyRefused if refused)."""
     target, host, extensions = pinned(url, policy)
     headers = {**(kwargs.pop("headers", None) or {}), **host}
+    if target.userinfo:  # credentials in the URL: Basic auth, unless an Authorization header is given
+        if not any(k.lower() == "authorization" for k in headers):
+            kwargs["auth"] = (target.username, target.password)
+        target = target.copy_with(userinfo=b"")
     return client.request(method, target, headers=headers, extensions=extensions, follow_redirects=False,
                           **kwargs)
 
