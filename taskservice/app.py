@@ -132,9 +132,10 @@ def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None 
     @app.get("/health", tags=["service"])
     async def health() -> Response:
         """Liveness and load; never needs a key."""
-        return _json({"status": "ok" if manager.accepting else "stopping", **manager.stats()})
+        return _json({"status": "ok" if manager.accepting else "stopping", **manager.stats(),
+                      "allowed_hosts": manager.input_policy.hosts.describe()})
 
-    dependencies = [Depends(_authenticated(access))] if access.enabled else []
+    dependencies = [Depends(_authenticated(access, manager))] if access.enabled else []
     from .events import events_router  # SSE and WebSocket streams
 
     # Routes are mounted on the app itself, not through include_router: an included
@@ -145,9 +146,18 @@ def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None 
     return app
 
 
-def _authenticated(access: Access):
+def _authenticated(access: Access, manager: TaskManager):
+    """Dependency of every control route: who is calling; a user naming another's task gets 404.
+
+    Routes check ownership themselves too; this covers every route that takes
+    a `task_id` (in the path or the query), including ones added later.
+    """
     async def require_key(request: Request) -> None:
-        request.scope["principal"] = access.principal(request)
+        who = request.scope["principal"] = access.principal(request)
+        if not who.is_admin:
+            task_id = request.path_params.get("task_id") or request.query_params.get("task_id")
+            if task_id is not None and valid_task_id(task_id):
+                access.owned(manager, who, task_id)
 
     return require_key
 
