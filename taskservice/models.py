@@ -125,6 +125,7 @@ class TaskRecord(BaseModel):
     task_id: str
     method: str
     workflow_id: str | None = None
+    user: str | None = None
     status: TaskStatus
     progress: float = 0
     details: dict[str, Any] = Field(default_factory=dict)
