@@ -193,6 +193,11 @@ _EXECUTE_DOC = {"requestBody": {"required": True, "content": {"application/json"
     "schema": {"$ref": "#/components/schemas/ExecuteRequest"}}}}}
 
 
+_QUERY_DOC = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "description": 'Filters: `{"field": value | [values] | {"op": OP, "value": v} | {OP: v}}`, '
+                                     'optionally inside `{"filter": {...}}`'}}}}}
+
+
 def _with_execute_schemas(app: FastAPI, auth: bool = False) -> None:
     """The execute body is parsed by hand (faster); publish its schemas, path parameters and errors."""
     build = app.openapi
@@ -345,7 +350,7 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
         pairs = [(k, v) for k, v in request.query_params.multi_items() if k not in ("limit", "offset")]
         return await page(task_query.from_query_params(pairs), limit, offset, _who(request))
 
-    @router.post("/tasks/query")
+    @router.post("/tasks/query", openapi_extra=_QUERY_DOC)
     async def tasks_query(request: Request, limit: int = Query(50, ge=1, le=1000),
                           offset: int = Query(0, ge=0)) -> Response:
         """Query with a JSON body: `{"status": {"op": "eq", "value": "complete"}, "created_at": {"gt": "..."}}`."""

@@ -126,6 +126,15 @@ def test_not_an_object_and_unknown_fields_of_filters(svc):
     assert svc.http.post("/control/tasks/query", json={"nope": 1}).status_code == 400
 
 
+@pytest.mark.parametrize("body", ['{"status": {"in": {"a": 1}}}', '{"method": {"in": [[1], {"a": 2}]}}',
+                                  '{"created_at": {"gt": 1.7e308}}', '{"created_at": {"in": [[1]]}}',
+                                  '{"status": {"op": 5, "value": 1}}', '{"task_id": {"eq": {"a": 1}}}'])
+def test_unusable_filter_values_are_4xx(svc, body):
+    r = svc.http.post("/control/tasks/query", content=body)
+    assert r.status_code == 400, r.text
+    assert "filter" in r.json()["detail"] or "operator" in r.json()["detail"]
+
+
 def _rss(svc) -> int:
     return psutil.Process(svc.pid).memory_info().rss
 
