@@ -18,7 +18,6 @@ import asyncio
 import heapq
 import json
 import logging
-import re
 import threading
 import time
 from collections import OrderedDict, deque
@@ -28,6 +27,7 @@ from typing import Any
 
 from .entry import (ACTIVE, ACTIVE_VALUES, CANCELLED, COMPLETE, FAILED, PENDING, RUNNING, STOPPING, Entry, dumps,
                     fingerprint, iso, new_task_id)
+from .ids import task_file
 from .index import TaskIndex
 from .models import ExecuteRequest, ExecuteResponse, TaskStatus
 from .outputs import store_output, wire_output
@@ -75,9 +75,6 @@ class TaskConflict(TaskError):
 
 class ShuttingDown(TaskError):
     pass
-
-
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class TaskManager:
@@ -802,9 +799,8 @@ class TaskManager:
             return out
 
     def output_path(self, task_id: str, name: str) -> Path:
-        folder = self.data_dir / _SAFE_NAME.sub("_", task_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        return (folder / _SAFE_NAME.sub("_", name)).resolve()
+        """A path for file `name` in task `task_id`'s own folder; no id or name leads out of it."""
+        return task_file(self.data_dir, task_id, name)
 
     def stats(self) -> dict[str, Any]:
         with self._lock:

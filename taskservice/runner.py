@@ -45,6 +45,8 @@ def run(service_module: ModuleType | Any, settings: ServiceSettings | None = Non
     settings = settings or ServiceSettings()
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpcore"):  # their request lines show whole URLs, which may carry tokens
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     app = create_app(service_module, settings=settings)
     manager: TaskManager = app.state.manager
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level,
