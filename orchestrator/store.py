@@ -15,6 +15,7 @@ key                                type       holds
                                               output, error, retries, parents, children,
                                               created/started/finished/updated_at
 `orch:index`                       zset       every workflow id, scored by creation time
+`orch:user:{user}`                 zset       the workflow ids a user submitted (same score)
 `orch:status:{status}`             zset       workflow ids in that status (same score)
 `orch:finished`                    zset       finished workflow ids, scored by finish time
                                               (retention: TTL and count bound)
@@ -445,6 +446,10 @@ class Store:
     def dedicated_key(self, wid: str) -> str:
         return f"{self.p}:dedicated:{wid}"
 
+    def user_key(self, user: str) -> str:
+        """Index of the workflows `user` submitted."""
+        return f"{self.p}:user:{user}"
+
     def events_channel(self, wid: str) -> str:
         """Pub/sub channel of the workflow's change messages (see the module docstring)."""
         return f"{self.p}:events:{wid}"
@@ -452,7 +457,7 @@ class Store:
     # workflows --------------------------------------------------------------
     def create(self, wid: str, spec: dict[str, Any], total: int, parents: list[list[int]],
                children: list[list[int]], lease_until: float,
-               services_api_key: str | None = None) -> list[int] | None:
+               services_api_key: str | None = None, user: str | None = None) -> list[int] | None:
         """Store a new workflow; None if the id is taken. Returns the root vertices to start."""
         fields = {"workflow_id": wid, "run": uuid.uuid4().hex[:8], "total": str(total),
                   "spec": json.dumps(spec, separators=(",", ":"))}
@@ -461,7 +466,10 @@ class Store:
             fields["name"] = str(name)
         if services_api_key:
             fields["services_api_key"] = services_api_key
-        argv: list[Any] = [self.p, wid, repr(time.time()), now_iso(), repr(lease_until), len(fields)]
+        if user:
+            fields["user"] = user
+        created = time.time()
+        argv: list[Any] = [self.p, wid, repr(created), now_iso(), repr(lease_until), len(fields)]
         for k, v in fields.items():
             argv += [k, v]
         for ps, cs in zip(parents, children):
@@ -469,6 +477,8 @@ class Store:
         res = self._submit(args=argv)
         if res is None:
             return None
+        if user:
+            self.r.zadd(self.user_key(user), {wid: created})
         return [int(x) for x in res]
 
     def workflow(self, wid: str) -> dict[str, Any] | None:
@@ -505,8 +515,20 @@ class Store:
     def node_status(self, wid: str, i: int) -> str | None:
         return self.r.hget(self.node_key(wid, i), "status")
 
-    def list_ids(self, status: str | None, offset: int, limit: int) -> tuple[list[str], int]:
+    def list_ids(self, status: str | None, offset: int, limit: int,
+                 user: str | None = None) -> tuple[list[str], int]:
+        """Workflow ids newest first, optionally only in `status` and/or submitted by `user`; and the total."""
         key = f"{self.p}:status:{status}" if status else f"{self.p}:index"
+        if user is not None:
+            if status:  # both: intersect into a short-lived key
+                both = f"{self.p}:tmp:{uuid.uuid4().hex}"
+                pipe = self.r.pipeline(transaction=True)
+                pipe.zinterstore(both, {self.user_key(user): 1, key: 0})
+                pipe.zrevrange(both, offset, offset + limit - 1)
+                pipe.delete(both)
+                total, ids, _ = pipe.execute()
+                return ids, int(total)
+            key = self.user_key(user)
         ids = self.r.zrevrange(key, offset, offset + limit - 1)
         return ids, self.r.zcard(key)
 
@@ -519,6 +541,8 @@ class Store:
         pipe.delete(self.wf_key(wid), *[self.node_key(wid, i) for i in range(total)])
         pipe.zrem(f"{self.p}:index", wid)
         pipe.zrem(f"{self.p}:finished", wid)
+        if wf.get("user"):
+            pipe.zrem(self.user_key(wf["user"]), wid)
         for s in TaskStatus:
             pipe.zrem(f"{self.p}:status:{s.value}", wid)
         members = [f"{wid}|{i}" for i in range(total)]
