@@ -5,6 +5,7 @@ carry (the cause of 500s while encoding the 422 itself).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -18,10 +19,43 @@ from fastapi.routing import APIRoute
 MAX_DEPTH = 1024  # orjson's own nesting limit; deeper bodies are refused
 
 
+class _NotANumber(float):
+    """Marks where a lenient parse met NaN or Infinity."""
+
+
+def _non_finite_path(raw: bytes) -> str | None:
+    """The dotted path of the first NaN/Infinity in `raw`, if a lenient parse finds one."""
+    def mark(text: str) -> float:
+        return _NotANumber("nan")
+
+    def walk(value: Any, path: str) -> str | None:
+        if isinstance(value, _NotANumber) or (isinstance(value, float) and not math.isfinite(value)):
+            return path or "body"
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for k, v in items:
+            found = walk(v, f"{path}.{k}" if path and isinstance(k, str) else f"{path}[{k}]" if path else str(k))
+            if found:
+                return found
+        return None
+
+    try:
+        return walk(json.loads(raw, parse_constant=mark), "")
+    except (ValueError, RecursionError):
+        return None
+
+
 class StrictJSONRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            self._json = orjson.loads(await self.body())  # orjson.JSONDecodeError is a json.JSONDecodeError
+            raw = await self.body()
+            try:
+                self._json = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:  # FastAPI answers a json.JSONDecodeError with a 422
+                where = _non_finite_path(raw) if b"N" in raw or b"I" in raw or b"e" in raw else None
+                if where is None:
+                    raise
+                raise json.JSONDecodeError(f"{where}: NaN and Infinity are not JSON numbers", exc.doc,
+                                           exc.pos) from None
         return self._json
 
 
