@@ -114,7 +114,7 @@ local function publish(wid, msg)
   redis.call('PUBLISH', ch, cjson.encode(msg))
 end
 local NODE_FIELDS = {'status', 'progress', 'attempt', 'task_id', 'error', 'started_at', 'finished_at',
-                     'updated_at', 'retries'}
+                     'updated_at', 'retries', 'details'}
 local function pub_node(wid, i)
   if not channel(wid) then return end
   local f = redis.call('HMGET', nkey(wid, i), unpack(NODE_FIELDS))
