@@ -113,8 +113,13 @@ class ControlClient:
 
     async def status(self, base: str, task_id: str, wait: float, api_key: str | None) -> Reply:
         params = {"wait": f"{wait:.3f}"} if wait > 0 else None
-        return await self._call("GET", f"{base}/control/status/{quote(task_id, safe='')}", api_key=api_key,
-                                params=params, timeout=self.timeout + wait)
+        reply = await self._call("GET", f"{base}/control/status/{quote(task_id, safe='')}", api_key=api_key,
+                                 params=params, timeout=self.timeout + wait)
+        if reply.ok and not isinstance(reply.body.get("status"), str):
+            reply.invalid = True
+            reply.error = (f"service at {base} answered GET /control/status with HTTP {reply.status_code} "
+                           f"but no status word: {str(reply.body)[:200]!r}")
+        return reply
 
     async def output(self, base: str, task_id: str, api_key: str | None) -> Reply:
         return await self._call("GET", f"{base}/control/output/{quote(task_id, safe='')}", api_key=api_key)
