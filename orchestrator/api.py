@@ -42,6 +42,7 @@ from taskservice.apikeys import KeyRing, Principal
 from taskservice.models import DataReference, TaskStatus
 
 MAX_OFFSET = 10**9
+BRIEF_FIELDS = ("status", "progress", "attempt", "task_id", "error")  # what a workflow view shows per node
 
 
 class WorkflowOptions(BaseModel):
@@ -233,7 +234,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             failed = wf.get("failed_node")
             err = store.r.hget(store.node_key(workflow_id, failed), "error") if failed is not None else None
             return workflow_view(wf, graph, None, err)
-        return workflow_view(wf, graph, store.nodes(workflow_id, len(graph.vertices)))
+        pipe = store.r.pipeline(transaction=False)
+        for i in range(len(graph.vertices)):  # the small fields only: never the payloads
+            pipe.hmget(store.node_key(workflow_id, i), *BRIEF_FIELDS)
+        return workflow_view(wf, graph, [dict(zip(BRIEF_FIELDS, row)) for row in pipe.execute()])
 
     @app.get("/workflows/{workflow_id}/tasks", dependencies=auth, responses=_errors(401, 404, 422, 503))
     def list_tasks(workflow_id: WorkflowId, store: StoreDep, graphs: GraphsDep, who: PrincipalDep,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 from pathlib import Path
 
@@ -138,3 +139,15 @@ def test_orch_big_bodies_are_413_before_being_read(api):
     assert _raw(api, b" " * (LIMIT - 10) + b"{}").status_code == 422
     assert api.http.get("/health").status_code == 200
     assert _rss_kb(pid) - before < 20_000, "a refused body must not be held in memory"
+
+
+def test_orch_docs_are_served_offline(api):
+    for path in ("/docs", "/redoc"):
+        page = api.http.get(path)
+        assert page.status_code == 200
+        assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+        assert assets and not [a for a in assets if "://" in a or a.startswith("//")], assets
+        for asset in assets:
+            if asset.endswith((".js", ".css")):
+                assert api.http.get(asset).status_code == 200, asset
+    assert api.http.get("/openapi.json").status_code == 200
