@@ -170,7 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return JSONResponse(status_code=503, content={"status": "unavailable", "redis": type(exc).__name__,
                                                           "egress": egress})
         return JSONResponse({"status": "ok", "redis": "ok", "egress": egress,
-                             "egress_default": policy.default})
+                             "allowed_services": "default" if policy.default else "configured"})
 
     auth = [Depends(current_principal)]
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from orchestrator.ids import valid_name
@@ -143,6 +144,11 @@ def _name(value: Any, what: str, where: str) -> str:
 _URL_HOST = re.compile(r"^(https?)://([^/:\[\]@?#\s]+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?/?$")
 
 
+@lru_cache(maxsize=1024)
+def _valid_host(host: str) -> bool:
+    return valid_host_name(host)
+
+
 def _parse_host(raw: Any, name: str, where: str) -> tuple[str, str, str | None]:
     """(scheme, host, port from the URL) of a dockerinfo `ip_address`: a bare host name or IP address,
     or `http(s)://host[:port]` with nothing after; anything else (paths, other schemes, spaces,
@@ -153,7 +159,7 @@ def _parse_host(raw: Any, name: str, where: str) -> tuple[str, str, str | None]:
     m = _URL_HOST.match(host)
     if m:
         scheme, host, port = m.group(1), m.group(2).strip("[]"), m.group(3)
-    if not (host.isascii() and valid_host_name(host)):
+    if not (host.isascii() and _valid_host(host)):
         raise BlueprintError(f"ip_address {str(raw)[:140]!r} of container {name!r} is not a host name or IP address "
                              "(optionally http(s)://host:port, without path)", field=field_name, container=name)
     return scheme, host, port
@@ -173,6 +179,7 @@ def parse_dockerinfo(dockerinfo: Any, policy: HostPolicy | None = None) -> dict[
     else:
         raise BlueprintError("dockerinfo must be an object with docker_info_list", field="dockerinfo")
     endpoints: dict[str, Endpoint] = {}
+    checked: set[tuple[str, str, int]] = set()  # thousands of entries usually name a few hosts
     for i, entry in enumerate(entries):
         where = f"dockerinfo.docker_info_list[{i}]"
         if not isinstance(entry, dict):
@@ -180,12 +187,13 @@ def parse_dockerinfo(dockerinfo: Any, policy: HostPolicy | None = None) -> dict[
         name = _name(entry.get("container_name"), "container_name", f"{where}.container_name")
         scheme, host, url_port = _parse_host(entry.get("ip_address", entry.get("host")), name, where)
         port = _parse_port(entry.get("port", url_port), name, where)
-        if policy is not None:
+        if policy is not None and (scheme, host, port) not in checked:
             try:
                 policy.check_host(host, port)
             except PolicyRefused as exc:
                 raise BlueprintError(f"container {name!r}: {exc} (ORCHESTRATOR_ALLOWED_SERVICES)",
                                      field=where, container=name) from None
+            checked.add((scheme, host, port))
         ep = Endpoint(host, port, scheme)
         if name in endpoints and endpoints[name] != ep:
             raise BlueprintError(f"duplicate dockerinfo entries for container {name!r}",
