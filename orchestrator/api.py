@@ -12,6 +12,7 @@ and every workflow route shows a caller only its own workflows (`auth`).
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -263,6 +264,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for i in indexes:
             pipe.hgetall(store.node_key(workflow_id, i))
         rows = pipe.execute() if indexes else []
+        roots = [row for i, row in zip(indexes, rows) if not graph.vertices[i].parents and row.get("task_id")]
+        if roots:  # a root's inputs are the workflow's, kept once in its spec
+            spec = store.spec(workflow_id)
+            inputs = json.dumps([x for x in ((spec[1] if spec else {}).get("inputs") or []) if x is not None])
+            for row in roots:
+                row.setdefault("inputs", inputs)
         nxt = offset + len(indexes)
         return {"workflow_id": workflow_id, "total": total, "offset": offset, "limit": limit,
                 "next_offset": nxt if nxt < total else None,

@@ -60,6 +60,8 @@ def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None 
     methods = discover(service_module, settings.method_options)
     on_startup = getattr(service_module, "on_startup", None)
     on_shutdown = getattr(service_module, "on_shutdown", None)
+    health_details = getattr(service_module, "health_details", None)
+    extend_app = getattr(service_module, "extend_app", None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -107,15 +109,19 @@ def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None 
     @app.get("/health", tags=["service"])
     async def health() -> Response:
         """Liveness and load; never needs a key."""
-        return _json({"status": "ok" if manager.accepting else "stopping", **manager.stats()})
+        extra = health_details() if callable(health_details) else {}
+        return _json({"status": "ok" if manager.accepting else "stopping", **manager.stats(), **extra})
 
     dependencies = [Depends(_bearer(settings.api_key))] if settings.api_key else []
+    app.state.dependencies = dependencies  # for a service's own routes (extend_app)
     from .events import events_router  # SSE and WebSocket streams
 
     # Routes are mounted on the app itself, not through include_router: an included
     # router costs every request a second round of route matching.
     app.router.routes.extend(_control_router(manager, methods, settings, dependencies).routes)
     app.router.routes.extend(events_router(manager, dependencies).routes)
+    if callable(extend_app):  # a service's own routes (other APIs, streams) beside /control
+        extend_app(app)
     _with_execute_schemas(app)
     return app
 
@@ -288,8 +294,10 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
         return await stop(task_id)
 
     async def page(conds: list, limit: int, offset: int) -> Response:
-        records, total = await asyncio.to_thread(manager.query, conds, limit, offset)
-        return _json({"tasks": records, "total": total, "limit": limit, "offset": offset})
+        records, total = await asyncio.to_thread(manager.query_json, conds, limit, offset)
+        return Response(b'{"tasks":[' + b",".join(records)
+                        + f'],"total":{total},"limit":{limit},"offset":{offset}}}'.encode(),
+                        media_type="application/json")
 
     @router.get("/tasks")
     async def tasks(request: Request, limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0)) -> Response:

@@ -66,7 +66,7 @@ class Entry:
         "task_id", "method", "workflow_id", "user", "status", "progress", "details", "error",
         "created", "started", "finished", "touched", "output", "output_inline", "fingerprint", "version",
         "cancel_event", "cancel_reason", "resource", "limit", "timeout", "job", "adoptable",
-        "callback", "callback_info", "final", "interrupted", "closing", "spill",
+        "callback", "callback_info", "final", "interrupted", "closing", "spill", "index_key", "indexed_status",
     )
 
     def __init__(self, task_id: str, method: str, workflow_id: str | None, fp: bytes | None,
@@ -100,6 +100,8 @@ class Entry:
         self.interrupted = False
         self.closing = False  # a final state is on its way to the store; not visible yet
         self.spill = True  # a big result goes to a file (see taskservice.outputs)
+        self.index_key: tuple[int, str] | None = None  # set by taskservice.index
+        self.indexed_status: str | None = None
 
     @property
     def live(self) -> bool:

@@ -664,11 +664,12 @@ class TaskManager:
     def _prune(self, now: float) -> None:
         """Forget finished tasks past their TTL or over the count bound; never active ones."""
         finished = self._finished
-        dropped: list[str] = []
+        dropped: list[_Entry] = []
         while finished and len(finished) > self.retention_max:
             task_id, _ = finished.popitem(last=False)
-            self._entries.pop(task_id, None)
-            dropped.append(task_id)
+            entry = self._entries.pop(task_id, None)
+            if entry is not None:
+                dropped.append(entry)
         horizon = now - self.retention_ttl
         while finished:
             task_id = next(iter(finished))
@@ -676,11 +677,12 @@ class TaskManager:
             if entry is not None and entry.touched > horizon:
                 break
             finished.popitem(last=False)
-            self._entries.pop(task_id, None)
-            dropped.append(task_id)
+            if entry is not None:
+                del self._entries[task_id]
+                dropped.append(entry)
         if dropped:
             self._index.forget(dropped)
-            self._store.forget(dropped)
+            self._store.forget([e.task_id for e in dropped])
 
     def prune(self) -> None:
         with self._lock:
@@ -768,6 +770,12 @@ class TaskManager:
         Served by the index (about O(limit + log n)); conditions it cannot
         serve filter the index-narrowed set. Call it off the event loop.
         """
+        parts, total = self.query_json(conds, limit, offset, user)
+        return [json.loads(p) for p in parts], total
+
+    def query_json(self, conds: list[Condition], limit: int, offset: int = 0,
+                   user: str | None = None) -> tuple[list[bytes], int]:
+        """`query`, with each record as the JSON bytes it is kept as (nothing parsed again)."""
         if user is not None:  # only the tasks of this user
             conds = [*conds, ("user", "eq", user)]
         match = matcher(conds)
@@ -779,7 +787,10 @@ class TaskManager:
 
         with self._lock:
             ids, total = self._index.query(conds, limit, offset, test)
-            return self.records(entries[t] for t in ids if t in entries), total
+            chosen = [entries[t] for t in ids if t in entries]
+            for entry in chosen:
+                self._touch(entry)
+            return [entry.record_json() for entry in chosen], total
 
     def records(self, entries: Iterable[_Entry]) -> list[dict[str, Any]]:
         with self._lock:
