@@ -36,6 +36,7 @@ refused while it is read (`ResponseTooLarge`), never held whole.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import ssl as ssl_module
 import time
@@ -47,6 +48,15 @@ from taskservice.netpolicy import HostPolicy, PolicyRefused
 
 _MAX_HEADER = 64 * 1024
 _READ_CHUNK = 256 * 1024
+_RESOLVE_TTL = 2.0  # seconds a checked resolution is reused (a burst of connections resolves once)
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 class HTTPError(Exception):
@@ -86,6 +96,7 @@ class HTTPClient:
         self.timeout = timeout
         self.policy = policy
         self.max_response_bytes = max_response_bytes
+        self._resolved: dict[tuple[str, int], tuple[str, float]] = {}  # (host, port) -> (checked address, until)
         self.max_idle = max_idle_per_host
         self.idle_timeout = idle_timeout  # keep below the servers' keep-alive timeout (uvicorn: 5 s)
         # per host: idle connections, oldest first (returned to the right, taken from the right)
@@ -139,6 +150,20 @@ class HTTPClient:
         for c in pool or ():
             c.close()
 
+    async def _resolve(self, host: str, port: int) -> str:
+        """A checked address of `host`: resolved and checked at most every `_RESOLVE_TTL` seconds (the
+        address itself was checked, so connecting to it stays safe whatever the name resolves to now)."""
+        now = time.monotonic()
+        hit = self._resolved.get((host, port))
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        assert self.policy is not None
+        address = (await self.policy.aresolve(host, port))[0]
+        if len(self._resolved) > 1024:
+            self._resolved.clear()
+        self._resolved[(host, port)] = (address, now + _RESOLVE_TTL)
+        return address
+
     async def _connect(self, key: tuple[str, str, int]) -> _Conn:
         scheme, host, port = key
         ssl = None
@@ -146,7 +171,10 @@ class HTTPClient:
             ssl = self._ssl = self._ssl or ssl_module.create_default_context()
         address = host
         if self.policy is not None:
-            address = (await self.policy.aresolve(host, port))[0]  # checked: connect to this one
+            if _is_address(host):  # nothing to resolve: check it as it is
+                self.policy.check_address(host, host, port)
+            else:
+                address = await self._resolve(host, port)
         reader, writer = await asyncio.open_connection(address, port, ssl=ssl, limit=_MAX_HEADER,
                                                        server_hostname=host if ssl else None)
         return _Conn(reader, writer)
