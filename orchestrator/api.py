@@ -18,15 +18,15 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import redis
-import redis.asyncio as aredis
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from orchestrator.auth import PrincipalDep, current_principal, ensure_visible
 from orchestrator.blueprint import BlueprintError, Graph, parse_blueprint
+from orchestrator.connections import ReplicaAck, async_redis_client, persistence, redis_client
 from orchestrator.control import ControlClient
 from orchestrator.egress import services_policy
 from orchestrator.graphs import GraphCache
@@ -44,6 +44,9 @@ from taskservice.models import DataReference, TaskStatus
 
 MAX_OFFSET = 10**9
 BRIEF_FIELDS = ("status", "progress", "attempt", "task_id", "error")  # what a workflow view shows per node
+REPLACED_MAX_RETRIES = ("max_retries was replaced: service outages are tolerated for ORCHESTRATOR_OUTAGE_TOLERANCE "
+                        "seconds, and options.max_attempts (per container: options.node_max_attempts) "
+                        "gives a node its service fails more attempts")
 
 
 class WorkflowOptions(BaseModel):
@@ -52,7 +55,17 @@ class WorkflowOptions(BaseModel):
     node_timeout: float | None = Field(None, gt=0, description="seconds a node may run (default: none)")
     node_timeouts: dict[str, Annotated[float, Field(gt=0, allow_inf_nan=False)]] = Field(
         default_factory=dict, description="per container (or container.operation) timeouts")
-    max_retries: int | None = Field(None, ge=0, le=100, description="transient faults tolerated per node")
+    max_attempts: int | None = Field(None, ge=1, le=100, description="attempts of a node its service fails (default 1)")
+    node_max_attempts: dict[str, Annotated[int, Field(ge=1, le=100)]] = Field(
+        default_factory=dict, description="per container (or container.operation) max_attempts")
+    max_retries: int | None = Field(None, description="replaced: see max_attempts and ORCHESTRATOR_OUTAGE_TOLERANCE")
+
+    @field_validator("max_retries")
+    @classmethod
+    def _replaced(cls, v: int | None) -> None:
+        if v is not None:
+            raise ValueError(REPLACED_MAX_RETRIES)
+        return None
     fail_fast: bool | None = Field(None, description="a failed node cancels the others (default true)")
 
 
@@ -136,7 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.control = ControlClient.from_settings(settings, timeout=min(settings.http_timeout, 3.0))
-        app.state.aredis = aredis.Redis.from_url(settings.redis_url, decode_responses=True)
+        app.state.aredis = async_redis_client(settings)
         yield
         await app.state.control.aclose()
         await app.state.aredis.aclose()
@@ -148,9 +161,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.policy = policy
     app.state.keyring = KeyRing.from_settings(settings.api_key, settings.api_keys)
-    app.state.store = Store.from_url(settings.redis_url, settings.prefix)
+    app.state.store = Store(redis_client(settings), settings.prefix)
     app.state.graphs = GraphCache(app.state.store)
-    app.state.jobs = Jobs(app.state.store, redis.Redis.from_url(settings.redis_url), settings)
+    app.state.jobs = Jobs(app.state.store, redis_client(settings, decode_responses=False), settings)
+    app.state.replica_ack = ReplicaAck(settings.replica_ack_timeout)
     app.add_exception_handler(RequestValidationError, validation_error)
 
     @app.exception_handler(BlueprintError)
@@ -167,17 +181,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         egress = policy.describe()
         try:
             store.r.ping()
+            kept = persistence(store.r)
         except redis.RedisError as exc:
             return JSONResponse(status_code=503, content={"status": "unavailable", "redis": type(exc).__name__,
                                                           "egress": egress})
-        return JSONResponse({"status": "ok", "redis": "ok", "egress": egress,
+        return JSONResponse({"status": "ok", "redis": "ok", "redis_persistence": kept, "egress": egress,
                              "allowed_services": "default" if policy.default else "configured"})
 
     auth = [Depends(current_principal)]
 
     @app.post("/workflows", status_code=201, response_model=SubmitResponse, dependencies=auth,
               responses=_errors(401, 409, 413, 422, 503))
-    def submit(body: SubmitRequest, store: StoreDep, jobs: Annotated[Jobs, Depends(get_jobs)],
+    def submit(body: SubmitRequest, request: Request, store: StoreDep, jobs: Annotated[Jobs, Depends(get_jobs)],
                settings: SettingsDep, who: PrincipalDep) -> SubmitResponse:
         graph = parse_blueprint(body.blueprint, body.dockerinfo if body.dockerinfo is not None else {},
                                 policy=policy, max_nodes=settings.max_nodes)
@@ -189,13 +204,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if key not in containers and graph.by_name(key) is None:
                 raise BlueprintError(f"timeout for unknown container {key[:140]!r}",
                                      field=f"options.node_timeouts.{key}")
+        for key in body.options.node_max_attempts:
+            if key not in containers and graph.by_name(key) is None:
+                raise BlueprintError(f"max_attempts for unknown container {key!r}",
+                                     field=f"options.node_max_attempts.{key}")
         wid = body.workflow_id or f"wf-{secrets.token_hex(6)}"
         spec = {"graph": graph.to_dict(),
                 "inputs": [i.model_dump(exclude_none=True) for i in body.inputs],
                 "parameters": body.parameters, "options": body.options.model_dump(exclude_none=True)}
-        roots = store.create(wid, spec, len(graph.vertices), [v.parents for v in graph.vertices],
-                             [v.children for v in graph.vertices], settings.lease_ttl,
-                             services_api_key=body.services_api_key, user=who.user)
+        # where replicas exist, one of them holds the workflow before the 201 (a failover keeps it)
+        with request.app.state.replica_ack.pinned(store.r) as r:
+            target = store if r is store.r else Store(r, store.p)
+            roots = target.create(wid, spec, len(graph.vertices), [v.parents for v in graph.vertices],
+                                  [v.children for v in graph.vertices], settings.lease_ttl,
+                                  services_api_key=body.services_api_key, user=who.user)
         if roots is None:
             raise HTTPException(409, f"workflow_id {wid!r} already exists")
         jobs.enqueue(wid, roots)

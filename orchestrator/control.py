@@ -1,7 +1,7 @@
 """Async client of a node service's control interface (template or AI-Effect style).
 
 Every call returns a `Reply`; transport faults (refused connection, timeouts,
-5xx) come back as `Reply(transient=True)` instead of raising, so the runner
+5xx, 408, 429) come back as `Reply(transient=True)` instead of raising, so the runner
 decides about retries in one place. Faults that a retry cannot cure are said
 plainly: a host the egress policy refuses (`Reply.refused`) and a 2xx answer
 that is not the expected JSON object or is too large (`Reply.invalid`, a fault
@@ -106,7 +106,7 @@ class ControlClient:
             body = {"text": raw[:500].decode(errors="replace")}
         elif not isinstance(body, dict):
             body = {"value": body}
-        return Reply(code, body, code >= 500)
+        return Reply(code, body, code >= 500 or code in (408, 429))  # 408/429: busy, not a verdict
 
     async def execute(self, base: str, body: dict[str, Any], api_key: str | None) -> Reply:
         return await self._call("POST", f"{base}/control/execute", api_key=api_key, json=body)

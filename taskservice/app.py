@@ -49,6 +49,9 @@ def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None 
 
     Without an explicit `manager`, the module-wide `taskservice.task_manager`
     is used, so explicit-style methods that import it share the app's tasks.
+    Optional module hooks: `extend_app(app)` (its own routes beside /control),
+    `health_details() -> dict` (merged into /health), `admit(method) -> str | None`
+    (a reason makes execute answer 503, e.g. while its hardware is disconnected).
     """
     from . import task_manager as default_manager
 
@@ -62,6 +65,7 @@ def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None 
     on_shutdown = getattr(service_module, "on_shutdown", None)
     health_details = getattr(service_module, "health_details", None)
     extend_app = getattr(service_module, "extend_app", None)
+    admit = getattr(service_module, "admit", None)  # admit(method) -> None, or why it cannot run now (503)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -118,7 +122,7 @@ def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None 
 
     # Routes are mounted on the app itself, not through include_router: an included
     # router costs every request a second round of route matching.
-    app.router.routes.extend(_control_router(manager, methods, settings, dependencies).routes)
+    app.router.routes.extend(_control_router(manager, methods, settings, dependencies, admit).routes)
     app.router.routes.extend(events_router(manager, dependencies).routes)
     if callable(extend_app):  # a service's own routes (other APIs, streams) beside /control
         extend_app(app)
@@ -182,7 +186,7 @@ def _with_execute_schemas(app: FastAPI) -> None:
 
 
 def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settings: ServiceSettings,
-                    dependencies: list) -> APIRouter:
+                    dependencies: list, admit: Any = None) -> APIRouter:
     router = APIRouter(prefix="/control", tags=["control"], dependencies=dependencies)
     known = ", ".join(sorted(methods)) or "none"
 
@@ -214,6 +218,9 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
             raise HTTPException(400, f"Unknown method: {body.method} (known: {known})")
         if not manager.accepting:
             raise ShuttingDown("service is shutting down")
+        refusal = admit(spec.name) if callable(admit) else None
+        if refusal:  # the service cannot run this method now (e.g. its hardware is disconnected)
+            raise HTTPException(503, refusal)
         params: Any = body.parameters
         if spec.options.parameters is not None:
             try:
@@ -252,6 +259,7 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
         body, version, active = manager.snapshot_json(task_id)
         if wait > 0 and active:
             await manager.wait_for_change(task_id, version, min(wait, settings.max_wait))
+            await manager.settled(task_id, 5.0)  # a final state on its way to the store: answer that one
             body, _, _ = manager.snapshot_json(task_id)
         return Response(body, media_type="application/json")
 

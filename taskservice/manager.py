@@ -150,7 +150,7 @@ class TaskManager:
             if row.task_id in self._entries:
                 continue
             entry = _restore(row)
-            if entry.status in ACTIVE or entry.final is None:
+            if not entry.status.finished:  # pending, running, stopping (or paused) when the process ended
                 record = json.loads(row.record)
                 record.update(status=FAILED.value, error=RESTART_ERROR, interrupted=True, finished_at=iso(now))
                 entry.status, entry.error, entry.interrupted = FAILED, RESTART_ERROR, True
@@ -163,7 +163,7 @@ class TaskManager:
         if recovered:
             logger.warning("%d task(s) left unfinished by the previous process are now failed (interrupted)",
                            len(recovered))
-            self._store.save_now(recovered)  # type: ignore[attr-defined]
+            self._store.save_now(recovered)
         self._store.bind(self._rows_of)
         self._prune(now)
 
@@ -814,7 +814,6 @@ class TaskManager:
                 "running_jobs": self._active_jobs,
                 "pending": len(self._pending),
                 "retained": len(self._finished),
-                "state_db": self._state_db,
                 "started_total": self._started_total,
                 "max_workers": self.max_workers,
             }
@@ -901,7 +900,7 @@ def _restore(row: Row) -> _Entry:
     entry.interrupted = bool(record.get("interrupted"))
     entry.callback_info = record.get("callback_info")
     entry.output, entry.output_inline = row.output, row.output_inline
-    if entry.status not in ACTIVE:
+    if entry.status.finished:
         entry.final = row.record
     return entry
 

@@ -114,6 +114,8 @@ class TaskRecord(BaseModel):
     created_at: str
     started_at: str | None = None
     finished_at: str | None = None
+    user: str | None = None
+    interrupted: bool = False  # ended by a shutdown or restart, not by its work
 
 
 class OutputResponse(BaseModel):

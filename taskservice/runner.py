@@ -1,8 +1,10 @@
 """Serving a service module with uvicorn, with a graceful SIGTERM.
 
-On the first SIGTERM/SIGINT the manager stops taking work, cancels running
-tasks and releases long-polls before uvicorn closes its sockets; the
-lifespan then gives tasks `SERVICE_SHUTDOWN_GRACE` seconds to stop.
+On the first SIGTERM/SIGINT the manager stops taking work, ends tasks that
+never started and releases long-polls before uvicorn closes its sockets; the
+lifespan then gives running tasks `SERVICE_SHUTDOWN_GRACE` seconds to finish
+and stops the rest through their token, recorded as interrupted (a deploy is
+not a cancellation).
 """
 
 from __future__ import annotations

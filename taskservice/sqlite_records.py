@@ -65,8 +65,6 @@ def _values(row: Row) -> tuple:
 class SqliteRecords(RecordStore):
     """Durable records; see the module docstring for when a write is durable."""
 
-    durable = True
-
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
