@@ -166,7 +166,7 @@ class Runner:
         self.loop.run_until_complete(self._main(ready))
 
     async def _main(self, ready: threading.Event) -> None:
-        self.control = ControlClient(self.settings.http_timeout, self.settings.http_idle_timeout)
+        self.control = ControlClient.from_settings(self.settings)
         self._execute_slots = asyncio.Semaphore(self.settings.execute_concurrency)
         self._stop = asyncio.Event()
         if self.only:
@@ -411,7 +411,7 @@ class Runner:
             if reply.transient or (reply.status_code == 409 and not reply.body.get("task_id")):
                 await self._outage(node, f"execute: {reply.detail()}")
                 continue
-            if reply.status_code in (200, 201, 202):
+            if reply.status_code in (200, 201, 202) and not reply.invalid:
                 return reply
             raise NodeFailed(f"execute rejected: {reply.detail()}")
 
