@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from .egress import redact
 
 MASK = "***"
 _SECRET_NAME = re.compile(r"auth|token|secret|key|password|passwd|cookie|session|credential|signature",
@@ -22,25 +23,14 @@ def looks_secret(name: str, value: str) -> bool:
     return bool(_SECRET_NAME.search(name) or _SECRET_VALUE.match(value or ""))
 
 
-def masked_url(url: str) -> str:
-    """The URL with the password of its user info (`https://user:pw@host/`) masked."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:{MASK}@{host}"))
-
-
 def masked_callback(callback: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The callback as given, with secret-looking header values (and a URL password) replaced by `***`."""
+    """The callback as given, with secret-looking header values replaced by `***` and the URL without its
+    user info or query (where credentials hide too)."""
     if callback is None:
         return None
     headers = {name: MASK if looks_secret(name, str(value)) else value
                for name, value in (callback.get("headers") or {}).items()}
     shown = {**callback, "headers": headers}
     if isinstance(shown.get("url"), str):
-        shown["url"] = masked_url(shown["url"])
+        shown["url"] = redact(shown["url"])
     return shown
