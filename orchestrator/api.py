@@ -22,6 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from orchestrator.blueprint import BlueprintError, Graph, parse_blueprint
 from orchestrator.control import ControlClient
 from orchestrator.jobs import Jobs
+from orchestrator.observe import api_event, user_of
+from orchestrator.ops import install as install_ops
+from orchestrator.readiness import workflow_warnings
 from orchestrator.runner import stop_node_task
 from orchestrator.settings import Settings
 from orchestrator.store import Store, task_id_for
@@ -212,7 +215,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/workflows", status_code=201, response_model=SubmitResponse, dependencies=auth)
     def submit(body: SubmitRequest, store: StoreDep, jobs: Annotated[Jobs, Depends(get_jobs)],
-               settings: SettingsDep) -> SubmitResponse:
+               settings: SettingsDep, request: Request) -> SubmitResponse:
         graph = parse_blueprint(body.blueprint, body.dockerinfo if body.dockerinfo is not None else {})
         containers = {v.container for v in graph.vertices} | set(graph.skipped)
         for key in body.parameters:
@@ -232,6 +235,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if roots is None:
             raise HTTPException(409, f"workflow_id {wid!r} already exists")
         jobs.enqueue(wid, roots)
+        api_event(store.r, settings.prefix, "submitted", wid, user_of(request), nodes=len(graph.vertices))
         return SubmitResponse(workflow_id=wid, status=TaskStatus.PENDING)
 
     @app.get("/workflows", dependencies=auth)
@@ -252,9 +256,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"workflows": out, "total": total, "offset": offset, "limit": limit}
 
     @app.get("/workflows/{workflow_id}", dependencies=auth)
-    def get_workflow(workflow_id: str, store: StoreDep) -> dict[str, Any]:
+    def get_workflow(workflow_id: str, store: StoreDep, request: Request) -> dict[str, Any]:
         wf, graph, nodes = _load(store, workflow_id)
-        return _workflow_view(wf, graph, nodes)
+        view = _workflow_view(wf, graph, nodes)
+        view["warnings"] = workflow_warnings(store.r, request.app.state.workers, settings, wf, nodes,
+                                             store.dedicated_key(workflow_id))
+        return view
 
     @app.get("/workflows/{workflow_id}/tasks", dependencies=auth)
     def list_tasks(workflow_id: str, store: StoreDep) -> dict[str, Any]:
@@ -277,18 +284,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/workflows/{workflow_id}/cancel", dependencies=auth)
     async def cancel(workflow_id: str, store: StoreDep, settings: SettingsDep,
-                     control: Annotated[ControlClient, Depends(get_control)]) -> dict[str, Any]:
+                     control: Annotated[ControlClient, Depends(get_control)], request: Request) -> dict[str, Any]:
         code, status, to_stop = store.cancel(workflow_id, settings.retention_seconds)
         if code < 0:
             raise HTTPException(404, f"workflow {workflow_id!r} not found")
         if code == 0:
             raise HTTPException(409, f"workflow {workflow_id!r} is already {status}")
         await _stop_all(store, control, workflow_id, to_stop)
+        api_event(store.r, settings.prefix, "cancelled", workflow_id, user_of(request), nodes_stopped=len(to_stop))
         return {"workflow_id": workflow_id, "status": status}
 
     @app.post("/workflows/{workflow_id}/retry", dependencies=auth)
     def retry(workflow_id: str, store: StoreDep, settings: SettingsDep,
-              jobs: Annotated[Jobs, Depends(get_jobs)]) -> dict[str, Any]:
+              jobs: Annotated[Jobs, Depends(get_jobs)], request: Request) -> dict[str, Any]:
         code, status, to_start = store.retry(workflow_id, settings.lease_ttl)
         if code < 0:
             raise HTTPException(404, f"workflow {workflow_id!r} not found")
@@ -298,19 +306,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(409, f"workflow {workflow_id!r}: {why}")
         store.forget_spec(workflow_id)
         jobs.enqueue(workflow_id, to_start)
+        api_event(store.r, settings.prefix, "retried", workflow_id, user_of(request), nodes_restarted=len(to_start))
         return {"workflow_id": workflow_id, "status": status}
 
     @app.delete("/workflows/{workflow_id}", dependencies=auth)
     async def delete(workflow_id: str, store: StoreDep, settings: SettingsDep,
-                     control: Annotated[ControlClient, Depends(get_control)]) -> dict[str, Any]:
+                     control: Annotated[ControlClient, Depends(get_control)], request: Request) -> dict[str, Any]:
         code, _, to_stop = store.cancel(workflow_id, settings.retention_seconds)
         if code < 0:
             raise HTTPException(404, f"workflow {workflow_id!r} not found")
         await _stop_all(store, control, workflow_id, to_stop)
         store.delete(workflow_id)
+        api_event(store.r, settings.prefix, "deleted", workflow_id, user_of(request))
         return {"workflow_id": workflow_id, "status": "deleted"}
 
     from orchestrator.events import events_router, install_ui  # noqa: PLC0415 - it imports this module
     app.include_router(events_router(), dependencies=[Depends(require_api_key_or_query)])
     install_ui(app)
+    install_ops(app, auth)  # /workers, /ready, /metrics
     return app

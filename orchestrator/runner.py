@@ -28,6 +28,7 @@ import redis
 
 from orchestrator.control import ControlClient, Reply, normalize_status
 from orchestrator.jobs import Jobs
+from orchestrator.observe import NodeObserver
 from orchestrator.settings import Settings
 from orchestrator.store import Claim, Store, now_iso, task_id_for
 from taskservice.models import TaskStatus
@@ -95,6 +96,7 @@ class Runner:
         self.on_workflow_end: Callable[[], None] | None = None
         self._stop: asyncio.Event | None = None
         self.control: ControlClient | None = None
+        self.observer = NodeObserver(self.store.r, settings.prefix, self.worker_id, settings.worker_ttl)
 
     # lifecycle ------------------------------------------------------------------
     def start_thread(self) -> None:
@@ -179,11 +181,12 @@ class Runner:
 
     # background duties ---------------------------------------------------------------
     def _heartbeat(self) -> None:
+        self.observer.beat(list(self.tasks))
         lost = self.store.heartbeat(self.worker_id, list(self.tasks), self.settings.lease_ttl)
         for m in lost:
             t = self.tasks.get(m)
             if t is not None:
-                log.warning("lease %s taken over by another worker (%s); letting go", m, self.store.lease_owner(*m.rsplit("|", 1)))
+                self.observer.lease_lost(m, self.store.lease_owner(*m.rsplit("|", 1)))
                 t.cancel()
         if self.only:
             self._refresh_dedicated()
@@ -203,7 +206,7 @@ class Runner:
                 continue
             claim = self.store.claim(wid, int(idx), self.worker_id, self.settings.lease_ttl)
             if claim is not None:
-                log.info("taking over %s (lease expired)", member)
+                self.observer.taken_over(member)
                 self._spawn(claim)
 
     def _maintain(self) -> None:
@@ -230,6 +233,7 @@ class Runner:
             return
         run, spec_d, api_key = spec
         node = Node(claim, run, spec_d, api_key, self.settings)
+        self.observer.claimed(node)
         try:
             if claim.status == "stopping" or claim.workflow_status not in ("pending", "running"):
                 await self._wind_down(node)
@@ -252,6 +256,7 @@ class Runner:
         if node.retries > node.max_retries:
             raise NodeFailed(f"gave up after {node.max_retries} retries: {what}")
         delay = min(self.settings.retry_backoff * 2 ** (node.retries - 1), self.settings.retry_backoff_max)
+        self.observer.retried(node, what, node.retries, delay)
         await asyncio.sleep(delay)
 
     async def _execute(self, node: Node) -> Reply:
@@ -262,6 +267,7 @@ class Runner:
                 await self._transient(node, f"execute: {reply.detail()}")
                 continue
             if reply.status_code in (200, 201, 202):
+                self.observer.executed(node, reply.status_code, reply.body.get("status"))
                 return reply
             raise NodeFailed(f"execute rejected: {reply.detail()}")
 
@@ -384,6 +390,7 @@ class Runner:
                                 lease_ttl=self.settings.lease_ttl, wf_error=wf_error)
         if not res.changed:
             return
+        self.observer.ended(node, status.value, fields.get("error"))
         if res.to_start:
             # The first ready child continues here at once (no queue round trip: the hop
             # stays a few ms); the others go through RQ so every worker shares a fan-out.
@@ -399,6 +406,7 @@ class Runner:
     async def _send_stop(self, node: Node) -> None:
         assert self.control is not None
         reply = await self.control.stop(node.base, node.task_id, node.api_key)
+        self.observer.stop_sent(node, reply.ok)
         node.stop_sent = True
         if not reply.transient:
             self.store.patch(node.wid, node.index, {"stop_sent": "1"})

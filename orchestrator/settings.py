@@ -34,3 +34,8 @@ class Settings(BaseSettings):
     retention_seconds: float = 86400.0   # finished workflows are kept this long ...
     max_finished: int = 200_000          # ... and at most this many (oldest dropped first)
     maintenance_interval: float = 10.0
+
+    log_level: str = "info"              # the worker's and the API's structured log level
+    log_format: str = Field("console", pattern="^(console|json)$")  # or one JSON object per line
+    no_worker_warning: float = 10.0      # ready nodes waiting this long with no live worker: a warning
+    worker_ttl: float = 10.0             # a worker without a heartbeat for this long is gone

@@ -11,7 +11,6 @@ when the workflow has ended.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import signal
 import sys
@@ -25,16 +24,16 @@ from rq import SimpleWorker  # noqa: E402
 from orchestrator import jobs  # noqa: E402
 from orchestrator.runner import Runner  # noqa: E402
 from orchestrator.settings import Settings  # noqa: E402
+from taskservice.logs import configure as configure_logging  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="worker", description=__doc__.splitlines()[0])
     parser.add_argument("--workflow-id", help="serve only this workflow and exit when it ends")
-    parser.add_argument("--log-level", default=os.environ.get("ORCHESTRATOR_LOG_LEVEL", "WARNING"))
+    parser.add_argument("--log-level", help="default: ORCHESTRATOR_LOG_LEVEL (info)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
-
     settings = Settings()
+    configure_logging(settings.log_format, args.log_level or settings.log_level)
     runner = Runner(settings, workflow_id=args.workflow_id)
     jobs.bind(runner)
     runner.start_thread()
@@ -42,11 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     worker = SimpleWorker([queue], connection=runner.rq_connection)
     if args.workflow_id:
         runner.on_workflow_end = lambda: os.kill(os.getpid(), signal.SIGTERM)
+    runner.observer.register([queue])
     print(f"worker {runner.worker_id} listening on {queue} ({settings.redis_url})", flush=True)
     try:
-        worker.work(with_scheduler=False, logging_level=args.log_level.upper())
+        worker.work(with_scheduler=False, logging_level="WARNING")  # our own lines say what each job did
     finally:
         runner.stop()
+        runner.observer.unregister()
         jobs.bind(None)
     return 0
 

@@ -26,6 +26,10 @@ from . import query as task_query
 from .manager import (ACTIVE_VALUES, COMPLETE, FAILED, ShuttingDown, TaskConflict, TaskManager, TaskNotFound,
                       fingerprint, new_task_id)
 from .methods import MethodSpec, discover
+from .metrics import metrics_router
+from .observe import TaskObserver
+from .openapi import install as install_openapi
+from .openapi import service_title
 from .models import ExecuteRequest, ExecuteResponse
 from .settings import ServiceSettings
 from .task import Task
@@ -74,7 +78,9 @@ def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None 
             if callable(on_shutdown):
                 await run_in_threadpool(on_shutdown)
 
-    app = FastAPI(title=settings.title, version="1.0.0", lifespan=lifespan,
+    title = service_title(service_module, settings.title)
+    manager.observer = TaskObserver(manager, title)
+    app = FastAPI(title=title, version="1.0.0", lifespan=lifespan,
                   description=(inspect.getdoc(service_module) or "").strip() or None)
     app.state.manager = manager
     app.state.settings = settings
@@ -115,7 +121,8 @@ def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None 
     # router costs every request a second round of route matching.
     app.router.routes.extend(_control_router(manager, methods, settings, dependencies).routes)
     app.router.routes.extend(events_router(manager, dependencies).routes)
-    _with_execute_schemas(app)
+    app.router.routes.extend(metrics_router(manager.observer.metrics.registry, dependencies).routes)
+    install_openapi(app, methods)
     return app
 
 
@@ -153,25 +160,8 @@ def _wait_param(request: Request) -> float:
 _WAIT_DOC = {"parameters": [{"name": "wait", "in": "query", "required": False,
                              "schema": {"type": "number", "minimum": 0, "default": 0},
                              "description": "long-poll: answer as soon as the task changes (seconds, capped)"}]}
-_EXECUTE_SCHEMA = ExecuteRequest.model_json_schema(ref_template="#/components/schemas/{model}")
-_EXECUTE_DEFS = {"ExecuteRequest": {k: v for k, v in _EXECUTE_SCHEMA.items() if k != "$defs"},
-                 **_EXECUTE_SCHEMA.get("$defs", {})}
 _EXECUTE_DOC = {"requestBody": {"required": True, "content": {"application/json": {
     "schema": {"$ref": "#/components/schemas/ExecuteRequest"}}}}}
-
-
-def _with_execute_schemas(app: FastAPI) -> None:
-    """The execute body is parsed by hand (faster); publish its schemas in the OpenAPI document."""
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = build()
-            schema.setdefault("components", {}).setdefault("schemas", {}).update(_EXECUTE_DEFS)
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settings: ServiceSettings,

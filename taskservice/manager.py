@@ -245,6 +245,7 @@ class TaskManager:
         self._watchdog: threading.Thread | None = None
         self._accepting = True
         self._closed = False
+        self.observer: Any = None  # observe.TaskObserver: a log line and metrics per lifecycle step
         self.configure(max_workers=max_workers, retention_ttl=retention_ttl,
                        retention_max=retention_max, data_dir=data_dir)
 
@@ -297,6 +298,8 @@ class TaskManager:
             raise TaskConflict(f"task {task_id!r} already exists", task_id=task_id, status=existing.status)
         entry = _Entry(task_id, method, workflow_id, fp)
         self._entries[task_id] = entry
+        if self.observer is not None:
+            self.observer.accepted(entry)
         return entry
 
     def submit(self, request: ExecuteRequest, job: Callable[[Task], Any], *, params: Any = None,
@@ -366,6 +369,8 @@ class TaskManager:
                 self._arm_deadline(entry)
             job, entry.job = entry.job, None
             self._changed(entry)
+            if self.observer is not None:
+                self.observer.started(entry)
         status, output, error = COMPLETE, None, None
         try:
             result = job() if job is not None else None
@@ -618,6 +623,8 @@ class TaskManager:
             return entry.record()
 
     def _request_stop(self, entry: _Entry, reason: str) -> None:
+        if self.observer is not None and entry.cancel_reason is None:
+            self.observer.stop_requested(entry, reason)
         if entry.cancel_reason is None:
             entry.cancel_reason = reason
         if entry.cancel_event is not None:
@@ -663,6 +670,8 @@ class TaskManager:
                 if not holders:
                     del self._holders[entry.resource]
         self._finished[entry.task_id] = None
+        if self.observer is not None:
+            self.observer.finished(entry)
         self._changed(entry)
         if entry.callback is not None:
             self._fire_callback(entry)

@@ -19,7 +19,7 @@ class ServiceSettings(BaseSettings):
 
     host: str = Field("0.0.0.0", validation_alias=AliasChoices("SERVICE_HOST", "HOST"))
     port: int = Field(8080, validation_alias=AliasChoices("SERVICE_PORT", "PORT"))
-    title: str = "Concurrent Service"
+    title: str | None = Field(None, description="OpenAPI title; default: the first line of the service module's docstring")
 
     api_key: str | None = Field(None, description="Bearer token required on every route but /health")
     max_workers: int = Field(32, ge=1, description="Threads running background tasks")
@@ -35,3 +35,5 @@ class ServiceSettings(BaseSettings):
     )
     access_log: bool = False
     log_level: str = "info"
+    log_format: str = Field("console", pattern="^(console|json)$",
+                            description="`console` (human-readable key=value) or `json` (one object per line)")
