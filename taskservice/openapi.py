@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from .methods import MethodSpec
-from .models import ExecuteRequest
+from .models import ExecuteRequest, ExecuteResponse, OutputResponse, TaskRecord
 
 DEFAULT_TITLE = "Concurrent Service"
 _REF = "#/components/schemas/{model}"
@@ -68,6 +68,44 @@ def method_schemas(methods: dict[str, MethodSpec]) -> tuple[dict[str, Any], dict
     return components, body
 
 
+def _model_components(*models: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for model in models:
+        schema, defs = _split(model.model_json_schema(ref_template=_REF))
+        out.update(defs)
+        out[model.__name__] = schema
+    return out
+
+
+def _content(model: str | None, description: str) -> dict[str, Any]:
+    schema = {"$ref": _REF.format(model=model)} if model else {"type": "object",
+                                                                "properties": {"detail": {"type": "string"}}}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
+    ("/control/execute", "post"): {
+        "200": _content("ExecuteResponse", "a quick method's result: `complete` with its output, or `failed`"),
+        "202": _content("TaskRecord", "a background task was accepted (or this task id already exists); "
+                                      "follow `Location`"),
+        "400": _content(None, "unknown method (the message lists the known ones)"),
+        "409": _content(None, "the task id exists with other work, or the method's resource is busy"),
+        "503": _content(None, "the service is shutting down"),
+    },
+    ("/control/status/{task_id}", "get"): {"200": _content("TaskRecord", "the task's record"),
+                                          "404": _content(None, "unknown task id")},
+    ("/control/status", "get"): {"200": _content("TaskRecord", "the task's record"),
+                                "404": _content(None, "unknown task id")},
+    ("/control/output/{task_id}", "get"): {"200": _content("OutputResponse", "the output of a complete task"),
+                                          "404": _content(None, "unknown task id"),
+                                          "409": _content(None, "the task is not complete (its status is given)")},
+    ("/control/stop/{task_id}", "post"): {"200": _content("TaskRecord", "`cancelled`, or `stopping` until the "
+                                                                       "work has stopped"),
+                                         "404": _content(None, "unknown task id"),
+                                         "409": _content(None, "the task has already finished")},
+}
+
+
 def _methods_markdown(methods: dict[str, MethodSpec]) -> str:
     lines = ["Start `method`; background work answers 202 at once, quick methods 200 with their output.",
              "", "Methods of this service:", ""]
@@ -85,7 +123,12 @@ def install(app: FastAPI, methods: dict[str, MethodSpec]) -> None:
         if app.openapi_schema is None:
             schema = build()
             components, body = method_schemas(methods)
+            components.update(_model_components(ExecuteResponse, TaskRecord, OutputResponse))
             schema.setdefault("components", {}).setdefault("schemas", {}).update(components)
+            for (path, verb), responses in _RESPONSES.items():
+                operation = schema.get("paths", {}).get(path, {}).get(verb)
+                if operation is not None:
+                    operation.setdefault("responses", {}).update(responses)
             execute = schema.get("paths", {}).get("/control/execute", {}).get("post")
             if execute is not None:
                 execute["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
