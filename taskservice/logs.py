@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from typing import Any, Literal
 
 import orjson
@@ -23,6 +24,7 @@ import structlog
 LogFormat = Literal["console", "json"]
 
 _configured: tuple[str, int] | None = None
+_INFO, _WARNING = logging.INFO, logging.WARNING
 
 
 def _json_dumps(obj: Any, **_: Any) -> str:
@@ -49,10 +51,37 @@ class _LoggerFactory:
         return logger
 
 
+_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:/|@")
+
+
+def _value(v: Any) -> str:
+    text = v if isinstance(v, str) else repr(v)
+    if text and _PLAIN.issuperset(text):
+        return text
+    return orjson.dumps(text).decode()
+
+
+def _console(_: Any, __: str, event: dict[str, Any]) -> str:
+    """`<time> <level> <event> [<logger>] key=value ...`: readable, grep-able, and cheap on hot paths."""
+    ts = event.pop("timestamp", "")
+    level = event.pop("level", "")
+    message = event.pop("event", "")
+    logger = event.pop("logger", None)
+    exc = event.pop("exception", None)
+    line = f"{ts} {level:<7} {message}"
+    if logger:
+        line += f" [{logger}]"
+    if event:
+        line += " " + " ".join(f"{k}={_value(v)}" for k, v in event.items())
+    if exc:
+        line += "\n" + exc
+    return line
+
+
 def _renderer(fmt: str) -> Any:
     if fmt == "json":
         return structlog.processors.JSONRenderer(serializer=_json_dumps)
-    return structlog.dev.ConsoleRenderer(colors=False, pad_event_to=0)
+    return _console
 
 
 def configure(fmt: str = "console", level: str | int = "info") -> None:
@@ -67,7 +96,7 @@ def configure(fmt: str = "console", level: str | int = "info") -> None:
     _configured = (fmt, numeric)
     timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
     structlog.configure(
-        processors=[structlog.contextvars.merge_contextvars, structlog.stdlib.add_logger_name,
+        processors=[structlog.stdlib.add_logger_name,
                     structlog.processors.add_log_level, timestamper, structlog.processors.format_exc_info,
                     _renderer(fmt)],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
@@ -93,3 +122,62 @@ def configure(fmt: str = "console", level: str | int = "info") -> None:
 def get_logger(name: str, **context: Any) -> Any:
     """A structlog logger naming its component (`logger=`), with fixed context bound."""
     return structlog.get_logger(name, **context)
+
+
+class _Clock:
+    """ISO-8601 UTC timestamps with microseconds; the date-and-second part is made once per second."""
+
+    __slots__ = ("_second", "_prefix")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def now(self) -> str:
+        t = time.time()
+        second = int(t)
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        return f"{self._prefix}.{int((t - second) * 1e6):06d}Z"
+
+
+class HotLogger:
+    """Lines for events on hot paths (a service's task steps), in the format `configure` chose.
+
+    Same fields and look as the structlog lines, but built straight into one
+    string per event: a task's three lines cost a few microseconds, not tens.
+    Fields that are None are left out.
+    """
+
+    def __init__(self, name: str, **context: Any) -> None:
+        self.name = name
+        self.context = context
+        self._context_text = "".join(f" {k}={_value(v)}" for k, v in context.items())
+        self.clock = _Clock()
+
+    def _emit(self, level: str, numeric: int, event: str, fields: dict[str, Any]) -> None:
+        fmt, threshold = _configured or ("console", _INFO)
+        if numeric < threshold:
+            return
+        if fmt == "json":
+            out = {k: v for k, v in fields.items() if v is not None}
+            out.update(self.context)
+            out.update(event=event, logger=self.name, level=level, timestamp=self.clock.now())
+            line = orjson.dumps(out, default=str).decode()
+        else:
+            parts = [f"{self.clock.now()} {level:<7} {event} [{self.name}]"]
+            for k, v in fields.items():
+                if v is not None:
+                    parts.append(f"{k}={v}" if type(v) in (int, float) else f"{k}={_value(v)}")
+            line = " ".join(parts) + self._context_text
+        try:
+            sys.stderr.write(line + "\n")
+        except (OSError, ValueError):
+            pass  # a closed or broken stderr must never fail a task
+
+    def info(self, event: str, **fields: Any) -> None:
+        self._emit("info", _INFO, event, fields)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self._emit("warning", _WARNING, event, fields)
