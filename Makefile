@@ -32,11 +32,14 @@ venv: $(VENV)/.installed
 test: system venv
 	$(PY) -m pytest
 
+# KEEP=1 leaves the stack running until Ctrl-C, so the printed commands can be tried
+DEMO_FLAGS := $(if $(KEEP),--keep)
+
 demo: system venv
-	$(PY) scripts/demo_workflow.py
+	@$(PY) scripts/demo_workflow.py $(DEMO_FLAGS)
 
 demo-lab: system venv
-	$(PY) scripts/demo_workflow.py --example lab_pipeline
+	@$(PY) scripts/demo_workflow.py --example lab_pipeline $(DEMO_FLAGS)
 
 demo-service: system venv
 	$(PY) scripts/demo_service.py

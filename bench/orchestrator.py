@@ -22,6 +22,17 @@ or SIGTERM): a redis-server on a free port, template services
    with backoff from `poll_min_interval` 0.05 s doubling to `poll_max_interval`
    2 s, its defaults), on chains of nodes of varied duration.
 
+6. quick-node cost per node (`QuickNoop` of `bench/noop_service`, submit to
+   finish of one workflow) at 100 and 10,000 nodes for a chain, a fan
+   (1 -> 98 -> 1 vs 1 -> 5,000 -> 1) and a layered random DAG, and Redis CPU
+   per node task from `INFO commandstats` (every command in that time);
+7. node tasks/s of 100 concurrent 10-node chains of QuickNoop through the two
+   workers, against RQ's `SimpleWorker` x2 on 1,000 no-op jobs in the same run;
+8. the hop along chains of background `Noop` nodes against its floor measured
+   here: a status and an output round trip, one Redis script round trip (the
+   finish, which also claims the next node) and an execute round trip;
+9. the time of `POST /workflows` of a 10,000-node fan.
+
 `--quick` runs every part small (a smoke test of a few seconds per part).
 Exit status: 0 when everything ran and nothing was lost (timing targets only
 print MISS), 1 when a workflow failed or a node was lost or ran twice.
@@ -81,10 +92,22 @@ class Config:
     stored: int = 100_000             # part 4
     push_chains: int = 2              # part 5 (per mode)
     push_durations: tuple[float, float] = (0.05, 1.5)
+    scale_small: int = 100            # part 6: quick-node cost per node, small vs large
+    scale_large: int = 10_000
+    scale_fan: int = 5_000            # 1 -> scale_fan -> 1
+    dag_width: int = 10
+    tp_chains: int = 100              # part 7
+    tp_len: int = 10
+    rq_jobs: int = 1000
+    bg_chains: int = 5                # part 8
+    floor_reps: int = 20
+    submit_fan: int = 10_000          # part 9
 
 
 QUICK = Config(chains=2, rq_chains=2, rq_fork_chains=1, diamonds=20, fanouts=5, branch_duration=3.0,
-               branch_steps=3, stored=5_000, push_chains=1, push_durations=(0.05, 0.3))
+               branch_steps=3, stored=5_000, push_chains=1, push_durations=(0.05, 0.3),
+               scale_small=12, scale_large=60, scale_fan=40, dag_width=4, tp_chains=10, rq_jobs=100,
+               bg_chains=1, floor_reps=5, submit_fan=300)
 
 
 # --------------------------------------------------------------------------- processes
@@ -183,17 +206,34 @@ def dockerinfo(containers: list[str], ports: list[int]) -> dict:
                                  for i, c in enumerate(containers)]}
 
 
-def chain_edges(n: int) -> dict[str, list[str]]:
-    names = [f"n{i:02d}" for i in range(n)]
+def chain_edges(n: int, tag: str = "n") -> dict[str, list[str]]:
+    names = [f"{tag}{i:02d}" for i in range(n)]
     return {c: ([names[i + 1]] if i + 1 < n else []) for i, c in enumerate(names)}
 
 
 DIAMOND = {"source": ["left", "right"], "left": ["sink"], "right": ["sink"], "sink": []}
 
 
-def fanout_edges(branches: int) -> dict[str, list[str]]:
-    names = [f"b{i:02d}" for i in range(branches)]
+def fanout_edges(branches: int, tag: str = "b") -> dict[str, list[str]]:
+    names = [f"{tag}{i:02d}" for i in range(branches)]
     return {"source": names, **{b: ["sink"] for b in names}, "sink": []}
+
+
+def dag_edges(n: int, width: int, seed: int) -> dict[str, list[str]]:
+    """A layered random DAG of about `n` nodes: layers of `width`, each node feeding 1-3 nodes of
+    the next layer, every node of a layer fed by at least one of the layer before."""
+    rnd = random.Random(seed)
+    layers = [[f"d{k:05d}x{j:02d}" for j in range(width)] for k in range(max(2, n // width))]
+    edges: dict[str, list[str]] = {name: [] for layer in layers for name in layer}
+    for up, down in zip(layers, layers[1:]):
+        fed: set[str] = set()
+        for name in up:
+            edges[name] = rnd.sample(down, rnd.randint(1, min(3, len(down))))
+            fed.update(edges[name])
+        for name in down:
+            if name not in fed:
+                edges[rnd.choice(up)].append(name)
+    return edges
 
 
 # --------------------------------------------------------------------------- statistics
@@ -254,6 +294,14 @@ class Bench:
             self.kids.start(f"service-{name}", [PY, "service.py"], cwd=TEMPLATE,
                             env={"PORT": str(port), "HOST": "127.0.0.1", "SERVICE_MAX_WORKERS": "600",
                                  "SERVICE_SHUTDOWN_GRACE": "1", "SERVICE_LOG_LEVEL": "warning", **extra})
+        # N: the bench's no-op service (QuickNoop answered inside execute, Noop in the background)
+        port = free_port()
+        self.svc["N"] = port
+        self.kids.start("service-N", [PY, "service.py"], cwd=BENCH / "noop_service",
+                        env={"PORT": str(port), "HOST": "127.0.0.1", "SERVICE_MAX_WORKERS": "600",
+                             "SERVICE_SHUTDOWN_GRACE": "1", "SERVICE_LOG_LEVEL": "warning",
+                             "SERVICE_RETENTION_MAX": "200000",
+                             "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))})
         env = {"REDIS_URL": self.redis_url}
         self.api_port = free_port()
         self.api = f"http://127.0.0.1:{self.api_port}"
@@ -323,7 +371,7 @@ class Bench:
     def submit_many(self, bodies: list[dict]) -> list[str]:
         return asyncio.run(self._submit_many(bodies))
 
-    def wait_workflows(self, wids: list[str], timeout: float) -> dict[str, dict]:
+    def wait_workflows(self, wids: list[str], timeout: float, interval: float = 0.02) -> dict[str, dict]:
         """Poll Redis until every workflow is final; returns their `wf` hashes."""
         deadline = time.monotonic() + timeout
         while True:
@@ -338,7 +386,7 @@ class Bench:
                 pending = [w for w, row in zip(wids, rows) if row[0] not in ("complete", "failed", "cancelled")]
                 raise TimeoutError(f"{len(pending)} workflows not finished after {timeout} s, e.g. {pending[:3]}")
             self.kids.check_alive()
-            time.sleep(0.02)
+            time.sleep(interval)
 
     def service_tasks(self, svc: str, wid: str | None = None) -> list[dict]:
         out: list[dict] = []
@@ -667,6 +715,178 @@ return count
                  hop_line(sq) + f", mean {ms(sq['mean'])}")
         self.row("5", "without / with push (p50)", f"{sq['p50'] / sp['p50']:.0f}x")
 
+    # -- parts 6-9: scale (issue 12) ------------------------------------------------------------
+    def quick_request(self, edges: dict[str, list[str]], wid: str, op: str = "QuickNoop") -> dict:
+        return {"blueprint": blueprint(wid.split("-")[0], edges, op), "workflow_id": wid,
+                "dockerinfo": dockerinfo(list(edges), [self.svc["N"]]), "parameters": {}, "inputs": []}
+
+    def redis_usec(self) -> dict[str, int]:
+        """Redis time per command so far (`INFO commandstats`, microseconds), and `cpu`: the
+        main thread's CPU time (`INFO cpu`: commands, scripts and network I/O)."""
+        out = {k.removeprefix("cmdstat_"): int(v["usec"]) for k, v in self.r.info("commandstats").items()}
+        info = self.r.info("cpu")
+        out["cpu"] = int(1e6 * (info["used_cpu_user_main_thread"] + info["used_cpu_sys_main_thread"]))
+        return out
+
+    def scale_run(self, kind: str, edges: dict[str, list[str]]) -> tuple[float, float, str]:
+        """One workflow of quick nodes: (seconds per node, Redis CPU ms per node, commandstats)."""
+        n = len(edges)
+        wid = self.wid(kind)
+        body = self.quick_request(edges, wid)
+        u0 = self.redis_usec()
+        self.submit(body)
+        wf = self.wait_workflows([wid], 60 + 0.2 * n, interval=0.25)[wid]
+        u1 = self.redis_usec()
+        ran = len({t["task_id"] for t in self.service_tasks("N", wid)})
+        if wf["status"] != "complete" or int(wf["done"]) != n or ran != n:
+            raise LostWork(f"{kind} of {n}: {wf['status']} ({wf.get('error')}), {wf['done']}/{n} done, "
+                           f"{ran} service tasks")
+        per_node = (float(wf["finished_ts"]) - float(wf["created_ts"])) / n
+        delta = {k: v - u0.get(k, 0) for k, v in u1.items()}
+        cpu = delta.pop("cpu")
+        scripts = sum(v for k, v in delta.items() if k.startswith(("evalsha", "eval", "fcall")))
+        # commandstats counts a script's inner calls both on their own and inside evalsha
+        stats = (f"commandstats: scripts {scripts / 1000 / n:.3f} ms, all commands summed "
+                 f"{sum(delta.values()) / 1000 / n:.3f} ms")
+        return per_node, cpu / 1000 / n, stats
+
+    def part6(self) -> None:
+        c = self.cfg
+        print(f"\n== 6. quick-node cost per node, {c.scale_small} nodes vs {c.scale_large:,} (QuickNoop, "
+              f"1 service, 2 workers; Redis CPU from INFO commandstats)", flush=True)
+        shapes = [("chain", chain_edges(c.scale_small, "c"), chain_edges(c.scale_large, "c")),
+                  ("fan", fanout_edges(c.scale_small - 2, "f"), fanout_edges(c.scale_fan, "f")),
+                  ("dag", dag_edges(c.scale_small, c.dag_width, 6), dag_edges(c.scale_large, c.dag_width, 6))]
+        self.scale_run("warm", chain_edges(10, "w"))  # warm-up, not counted
+        for kind, small, large in shapes:
+            a, ra, ta = self.scale_run(kind, small)
+            b, rb, tb = self.scale_run(kind, large)
+            name = {"fan": f"1 -> {len(small) - 2:,} -> 1 vs 1 -> {len(large) - 2:,} -> 1",
+                    "dag": f"layered random DAG (width {c.dag_width})", "chain": "chain"}[kind]
+            self.row("6", f"{name}: ms per node at {len(small):,} / {len(large):,} nodes",
+                     f"{a * 1000:.2f} / {b * 1000:.2f} ms = {b / a:.2f}x", "<= 1.3x", b / a <= 1.3)
+            self.row("6", f"{kind}: Redis CPU per node (INFO cpu) at {len(small):,} / {len(large):,}",
+                     f"{ra:.3f} / {rb:.3f} ms (at {len(large):,}, {tb})", "<= 0.25 ms",
+                     max(ra, rb) <= 0.25)
+
+    def rq_rate(self, n_jobs: int) -> float:
+        """RQ `SimpleWorker` x2 on `n_jobs` no-op jobs: jobs per second (first start to last end)."""
+        from rq import Queue
+        from rq.job import Job
+
+        conn = redis.Redis.from_url(self.redis_url)
+        queue = f"{RQ_QUEUE}-rate"
+        q = Queue(queue, connection=conn)
+        jobs = q.enqueue_many([Queue.prepare_data("orch_noop.noop", result_ttl=600) for _ in range(n_jobs)])
+        code = ("import redis, rq\n"
+                f"conn = redis.Redis.from_url({self.redis_url!r})\n"
+                f"w = rq.SimpleWorker([rq.Queue({queue!r}, connection=conn)], connection=conn)\n"
+                "w.work(burst=True, with_scheduler=False, logging_level='WARNING')\n")
+        ps = [self.kids.start(f"rq-rate-{k}", [PY, "-c", code], cwd=BENCH, env={"PYTHONPATH": str(BENCH)})
+              for k in (1, 2)]
+        for p in ps:
+            try:
+                p.wait(300)
+            except subprocess.TimeoutExpired:
+                self.kids.stop(p)
+        fetched = [j for j in Job.fetch_many([j.id for j in jobs], connection=conn) if j is not None]
+        conn.close()
+        done = [j for j in fetched if j.get_status() == "finished"]
+        if len(done) != n_jobs:
+            raise RuntimeError(f"RQ ran {len(done)} of {n_jobs} jobs")
+        span = (max(j.ended_at for j in done) - min(j.started_at for j in done)).total_seconds()
+        return n_jobs / span
+
+    def part7(self) -> None:
+        c = self.cfg
+        n = c.tp_chains * c.tp_len
+        print(f"\n== 7. throughput: {c.tp_chains} concurrent {c.tp_len}-node chains of QuickNoop (2 workers) "
+              f"vs RQ SimpleWorker x2 on {c.rq_jobs} no-op jobs", flush=True)
+        edges = chain_edges(c.tp_len, "t")
+        bodies = [self.quick_request(edges, self.wid("tp")) for _ in range(c.tp_chains)]
+        wids = self.submit_many(bodies)
+        wfs = self.wait_workflows(wids, 300)
+        ran = sum(len(self.service_tasks("N", w)) for w in wids)
+        bad = [w for w in wids if wfs[w]["status"] != "complete"]
+        if bad or ran != n:
+            raise LostWork(f"throughput: {len(bad)} chains not complete, {ran} service tasks for {n} nodes")
+        span = max(float(w["finished_ts"]) for w in wfs.values()) - min(float(w["created_ts"]) for w in wfs.values())
+        rate = n / span
+        rq_rate = self.rq_rate(c.rq_jobs)
+        self.row("7", "node tasks/s, 2 workers (first created -> last finished)", f"{rate:.0f}/s")
+        self.row("7", "RQ SimpleWorker x2, no-op jobs/s (first started -> last ended)", f"{rq_rate:.0f}/s")
+        self.row("7", "orchestrator / RQ SimpleWorker", f"{rate / rq_rate:.2f}x", ">= 2x", rate / rq_rate >= 2)
+
+    async def _floor_once(self, http, script: str, tid: str) -> float:
+        """The round trips a hop cannot avoid: the status answer and the output of the finished
+        task, one script (finish, which also claims the next node) and the next execute."""
+        base = self.url("N")
+        t0 = time.perf_counter()
+        await http.request("GET", f"{base}/control/status/{tid}")
+        await http.request("GET", f"{base}/control/output/{tid}")
+        self.r.evalsha(script, 0)
+        nxt = f"floor-{os.urandom(6).hex()}"
+        code, _ = await http.request("POST", f"{base}/control/execute",
+                                     json_body={"method": "Noop", "task_id": nxt, "inputs": [], "parameters": {}})
+        took = time.perf_counter() - t0
+        if code not in (200, 201, 202):
+            raise RuntimeError(f"floor: execute answered {code}")
+        return took
+
+    async def _floor(self, reps: int) -> list[float]:
+        from orchestrator.http11 import HTTPClient
+
+        http = HTTPClient(timeout=10)
+        script = self.r.script_load("return 1")
+        tid = f"floor-{os.urandom(6).hex()}"
+        await http.request("POST", f"{self.url('N')}/control/execute",
+                           json_body={"method": "Noop", "task_id": tid, "inputs": [], "parameters": {}})
+        await http.request("GET", f"{self.url('N')}/control/status/{tid}", params={"wait": "5"})
+        try:
+            return [await self._floor_once(http, script, tid) for _ in range(reps)]
+        finally:
+            await http.aclose()
+
+    def part8(self) -> None:
+        c = self.cfg
+        print(f"\n== 8. background-node hop (Noop, {c.bg_chains} chain(s) of {c.chain_len}) vs its floor "
+              f"(status + output + 1 Redis script + execute, measured here)", flush=True)
+        edges = chain_edges(c.chain_len, "g")
+        hops: list[float] = []
+        floors: list[float] = []
+        for _ in range(c.bg_chains):
+            wid = self.wid("bg")
+            self.submit(self.quick_request(edges, wid, "Noop"))
+            wf = self.wait_workflows([wid], 120)[wid]
+            if wf["status"] != "complete":
+                raise LostWork(f"background chain {wid}: {wf['status']} ({wf.get('error')})")
+            tasks = sorted(self.service_tasks("N", wid), key=lambda t: int(t["task_id"].split(".")[2]))
+            hops += [ts(b["started_at"]) - ts(a["finished_at"]) for a, b in zip(tasks, tasks[1:])]
+            floors += asyncio.run(self._floor(c.floor_reps))  # interleaved: same load for both
+        s, f = summary(hops), summary(floors)
+        self.row("8", "background-node hop (finished -> next started_at)", hop_line(s))
+        self.row("8", "floor (status, output, 1 script, execute round trips)", hop_line(f))
+        self.row("8", "hop p50 / floor p50", f"{s['p50'] / f['p50']:.2f}x", "<= 2x", s["p50"] / f["p50"] <= 2)
+
+    def part9(self) -> None:
+        c = self.cfg
+        n = c.submit_fan
+        print(f"\n== 9. submit of a {n:,}-node fan (1 -> {n - 2:,} -> 1), then cancelled", flush=True)
+        edges = fanout_edges(n - 2, "s")
+        wid = self.wid("submit")
+        body = self.quick_request(edges, wid)
+        raw = json.dumps(body).encode()
+        t0 = time.perf_counter()
+        r = self.http.post(f"{self.api}/workflows", content=raw, headers={"Content-Type": "application/json"},
+                           timeout=120)
+        took = time.perf_counter() - t0
+        if r.status_code not in (200, 201, 202):
+            raise RuntimeError(f"submit: HTTP {r.status_code}: {r.text[:500]}")
+        self.http.post(f"{self.api}/workflows/{wid}/cancel")
+        self.wait_workflows([wid], 300)
+        self.row("9", f"POST /workflows of a {n:,}-node fan ({len(raw) / 1e6:.1f} MB)", f"{took * 1000:.0f} ms",
+                 "< 1 s", took < 1.0)
+
     # -- output -------------------------------------------------------------------------------
     def table(self) -> str:
         heads = ("part", "figure", "value", "target", "")
@@ -685,8 +905,11 @@ return count
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="every part small: a smoke run")
+    parser.add_argument("--parts", default="1,2,3,4,5,6,7,8,9",
+                        help="comma list of the parts to run (4 also runs 1 and 2); default: all")
     args = parser.parse_args()
     cfg = QUICK if args.quick else Config()
+    parts = {int(x) for x in args.parts.split(",") if x.strip()}
 
     def on_term(*_):
         raise KeyboardInterrupt
@@ -705,11 +928,13 @@ def main() -> int:
         bench.setup()
         print(f"redis {bench.redis_url}, API {bench.api}, services "
               + ", ".join(f"{k}:{v}" for k, v in bench.svc.items()) + " (P: SERVICE_MAX_WAIT=0)", flush=True)
-        base = bench.part1()
-        bench.part2()
-        bench.part3()
-        bench.part4(base)
-        bench.part5()
+        base: dict = {}
+        if 1 in parts or 4 in parts:
+            base = bench.part1()
+        if 2 in parts or 4 in parts:
+            bench.part2()
+        for k in sorted(parts - {1, 2}):
+            getattr(bench, f"part{k}")(*([base] if k == 4 else []))
     except KeyboardInterrupt:
         print("\ninterrupted; stopping everything", flush=True)
         return 130

@@ -18,7 +18,12 @@ and measures
    the client's time when the 202 arrived. Negative means the task started
    before the answer reached the client; nothing is clamped;
 3. RSS of a service holding 100,000 finished tasks: (RSS after - RSS after
-   startup) / retained.
+   startup) / retained;
+4. task queries on that service (100,000 retained): p50 of sequential
+   `GET /control/tasks?status=complete&limit=50` against p50 of sequential
+   status calls, and the status p50 while wrk runs a query loop beside it
+   against its idle value.
+Every service runs with the durable SQLite record store (the default).
 
 The machine is shared and noisy: compare the ratios, which are measured within
 one run, rather than absolute rates across runs. Every process started here is
@@ -58,6 +63,8 @@ TARGET_EXECUTE_RATIO = 0.5
 TARGET_STATUS_RATIO = 0.7
 TARGET_START_P50_MS = 2.0
 TARGET_BYTES_PER_TASK = 2048
+TARGET_QUERY_RATIO = 3.0
+TARGET_STATUS_UNDER_QUERIES = 1.5
 
 
 # -- processes ---------------------------------------------------------------------------------
@@ -499,6 +506,69 @@ def measure_memory(mem: Server, rss_before: int, gc_before: dict[str, Any], cfg:
             "consistent": consistent, "gc_pause_ms": gc_info["pause_ms"]}
 
 
+# -- task queries -------------------------------------------------------------------------------
+
+def sequential_ms(server: Server, path: str, count: int) -> list[float]:
+    """Latencies of `count` GETs of `path` on one keep-alive connection."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    out = []
+    try:
+        for _ in range(count):
+            t0 = time.perf_counter()
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            resp.read()
+            out.append((time.perf_counter() - t0) * 1e3)
+            if resp.status != 200:
+                raise RuntimeError(f"GET {path} answered {resp.status}")
+    finally:
+        conn.close()
+    return out
+
+
+def measure_queries(mem: Server, cfg: argparse.Namespace) -> dict[str, float]:
+    retained = health(mem)["retained"]
+    heading(f"4. Task queries with {retained:,} tasks retained (durable store)")
+    task_id = finished_task(mem)
+    status_path = f"/control/status/{task_id}"
+    queries = {
+        "status=complete&limit=50": "/control/tasks?status=complete&limit=50",
+        "status=complete&limit=50&offset=1000 (info)": "/control/tasks?status=complete&limit=50&offset=1000",
+        "created_at range + status, limit=50 (info)":
+            "/control/tasks?status=complete&filter[created_at][gt]=2000-01-01T00:00:00Z&limit=50",
+        "workflow_id=none-such&limit=50 (info)": "/control/tasks?workflow_id=none-such&limit=50",
+    }
+    n = cfg.samples
+    sequential_ms(mem, status_path, 50)  # warm up
+    status_idle = pct(sequential_ms(mem, status_path, n), 50)
+    rows = [["GET /control/status/{id}, idle", f"{status_idle:.3f} ms"]]
+    figures: dict[str, float] = {"status_idle": status_idle}
+    for name, path in queries.items():
+        p50 = pct(sequential_ms(mem, path, n), 50)
+        figures[name] = p50
+        rows.append([f"GET /control/tasks?{name}", f"{p50:.3f} ms ({p50 / status_idle:.2f}x status)"])
+    # a query loop beside the status calls: wrk on one connection for as long as the status samples take
+    seconds = max(2, cfg.duration)
+    loop = _spawn(["wrk", "-t1", "-c2", f"-d{seconds + 5}s", f"{mem.url}{queries['status=complete&limit=50']}"],
+                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        busy: list[float] = []
+        t_end = time.monotonic() + seconds
+        while time.monotonic() < t_end or len(busy) < n:
+            busy += sequential_ms(mem, status_path, 50)
+            if len(busy) >= 20 * n:
+                break
+    finally:
+        _stop(loop)
+    status_busy = pct(busy, 50)
+    figures["status_busy"] = status_busy
+    rows.append(["GET /control/status/{id} while a query loop runs", f"{status_busy:.3f} ms "
+                                                                     f"({status_busy / status_idle:.2f}x idle)"])
+    print(table(["p50 of sequential requests", "value"], rows, "ll"))
+    return figures
+
+
 # -- main -----------------------------------------------------------------------------------------
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -509,11 +579,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, help="interleaved rounds per endpoint (default 3, quick 1)")
     p.add_argument("--executes", type=int, help="sequential executes for start latency (default 500, quick 100)")
     p.add_argument("--tasks", type=int, help="finished tasks for the memory figure (default 100000, quick 5000)")
+    p.add_argument("--samples", type=int, help="sequential requests per query figure (default 400, quick 100)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--connections", type=int, default=50)
     cfg = p.parse_args(argv)
-    defaults = (dict(duration=1, rounds=1, executes=100, tasks=5_000, warmup=1) if cfg.quick
-                else dict(duration=3, rounds=3, executes=500, tasks=100_000, warmup=1))
+    defaults = (dict(duration=1, rounds=1, executes=100, tasks=5_000, warmup=1, samples=100) if cfg.quick
+                else dict(duration=3, rounds=3, executes=500, tasks=100_000, warmup=1, samples=400))
     for key, value in defaults.items():
         if getattr(cfg, key, None) is None:
             setattr(cfg, key, value)
@@ -536,11 +607,13 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     servers: list[Server] = []
     try:
-        env = {"SERVICE_DATA_DIR": data_dir}
-        ping = Server("ping", BENCH / "ping_app.py", env)
-        noop = Server("noop", BENCH / "noop_service" / "service.py", env)
+        def env(name: str) -> dict[str, str]:  # a data folder (and so a task database) per service
+            return {"SERVICE_DATA_DIR": os.path.join(data_dir, name)}
+
+        ping = Server("ping", BENCH / "ping_app.py", env("ping"))
+        noop = Server("noop", BENCH / "noop_service" / "service.py", env("noop"))
         mem = Server("noop-memory", BENCH / "noop_service" / "service.py",
-                     {**env, "SERVICE_RETENTION_MAX": str(cfg.retention_max)})
+                     {**env("memory"), "SERVICE_RETENTION_MAX": str(cfg.retention_max)})
         servers += [ping, noop, mem]
         ping.wait_ready("/ping")
         noop.wait_ready("/health")
@@ -554,6 +627,7 @@ def main(argv: list[str] | None = None) -> int:
         endpoints = measure_throughput(ping, noop, cfg)
         series = measure_start_latency(ping, noop, cfg)
         memory = measure_memory(mem, rss_before, gc_before, cfg, endpoints["execute"].median("rps"))
+        queries = measure_queries(mem, cfg)
 
         for server in servers:
             if server.popen.poll() is not None:
@@ -564,6 +638,8 @@ def main(argv: list[str] | None = None) -> int:
         status_ratio = endpoints["status"].median("rps") / ping_rps
         quick_ratio = endpoints["quick"].median("rps") / ping_rps
         start_p50 = pct(series["started_at - 202 received  (start latency)"], 50)
+        query_ratio = queries["status=complete&limit=50"] / queries["status_idle"]
+        busy_ratio = queries["status_busy"] / queries["status_idle"]
         start_p99 = pct(series["started_at - 202 received  (start latency)"], 99)
         checks = [
             ("execute (Noop, 202) / ping req/s", f"{exec_ratio:.2f}x", f">= {TARGET_EXECUTE_RATIO}x",
@@ -574,6 +650,10 @@ def main(argv: list[str] | None = None) -> int:
              f"< {TARGET_START_P50_MS:g} ms", start_p50 < TARGET_START_P50_MS),
             ("bytes per retained task", f"{memory['per_task']:,.0f} B", f"< {TARGET_BYTES_PER_TASK} B",
              memory["per_task"] < TARGET_BYTES_PER_TASK),
+            ("query (status=complete, limit=50) / status p50", f"{query_ratio:.2f}x",
+             f"<= {TARGET_QUERY_RATIO:g}x", query_ratio <= TARGET_QUERY_RATIO),
+            ("status p50 under a query loop / idle", f"{busy_ratio:.2f}x",
+             f"<= {TARGET_STATUS_UNDER_QUERIES:g}x", busy_ratio <= TARGET_STATUS_UNDER_QUERIES),
         ]
         heading("Summary")
         rows = [[name, value, target, verdict(ok)] for name, value, target, ok in checks]

@@ -4,13 +4,18 @@
     orchestrator list
     orchestrator status ID        orchestrator tasks ID        orchestrator events ID
     orchestrator watch ID         orchestrator cancel ID       orchestrator retry ID [--watch]
+    orchestrator output ID [NODE]
 
 `--url` defaults to `$ORCHESTRATOR_URL` or http://127.0.0.1:8000, `--api-key` to
 `$ORCHESTRATOR_API_KEY`. `status`, `tasks` and `list` print tables (`--json`: the
 API's JSON); `events` prints one JSON object per event until the workflow ends.
 
+`output` prints the nodes' outputs (or one node's, by name, index or task id):
+inline data as indented JSON, references as `protocol uri (format)`.
+
 `--watch` (and `watch`) shows a live progress bar per node until the workflow
-ends. Ctrl-C while watching asks whether to cancel the workflow; when stdin is
+ends, with what each node says it is doing (its message or phase) and its own
+elapsed time. Ctrl-C while watching asks whether to cancel the workflow; when stdin is
 not a terminal nothing is asked: the workflow is left running, unless
 `--cancel-on-interrupt` was given, in which case it is cancelled (and watched
 until it has stopped).
@@ -23,19 +28,24 @@ why); 130 interrupted, workflow left running.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import sys
+import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, TaskID, TextColumn
+from rich.text import Text
 from rich.prompt import Confirm
 from rich.table import Column, Table
 
 from orchestrator.client import LiveWorkflow, OrchestratorClient, OrchestratorError
+from taskservice.version import version_text
 
 STYLE = {"pending": "dim", "running": "cyan", "stopping": "yellow", "complete": "green", "failed": "red",
          "cancelled": "magenta"}
@@ -55,6 +65,26 @@ def _print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, default=str))
 
 
+def _epoch(iso: str | None) -> float | None:
+    if not iso:
+        return None
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+class NodeElapsedColumn(ProgressColumn):
+    """A node's own running time (from its start to its end or now), not the watch's."""
+
+    def render(self, task) -> Text:  # noqa: ANN001 - rich's Task
+        started = task.fields.get("started")
+        if started is None:
+            return Text("-:--:--", style="dim")
+        seconds = max(0, int((task.fields.get("finished") or time.time()) - started))
+        return Text(f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}", style="progress.elapsed")
+
+
 class Watcher:
     """A rich progress bar per node, fed by the workflow's event stream."""
 
@@ -72,10 +102,12 @@ class Watcher:
                 width = max((len(n.node) for n in live.nodes), default=10)
                 for n in live.nodes:
                     if n.index not in self.rows:
-                        self.rows[n.index] = progress.add_task(n.node.ljust(width), total=100, status="")
+                        self.rows[n.index] = progress.add_task(n.node.ljust(width), total=100, status="",
+                                                               note="", started=None, finished=None)
             for n in live.nodes:
                 progress.update(self.rows[n.index], completed=100 if n.status == "complete" else n.progress,
-                                status=_styled(n.status))
+                                status=_styled(n.status), note=n.note[:60], started=_epoch(n.started_at),
+                                finished=_epoch(n.finished_at))
                 if self.shown.get(n.index) != n.status:
                     if n.index in self.shown or n.status != "pending":
                         extra = f": {n.error}" if n.error and n.status in ("failed", "cancelled") else ""
@@ -89,8 +121,8 @@ def watch(client: OrchestratorClient, wid: str, console: Console, cancel_on_inte
     cancelled = False
     while True:
         progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
-                            TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console,
-                            auto_refresh=console.is_terminal)
+                            TextColumn("{task.fields[status]}"), NodeElapsedColumn(), TextColumn("{task.fields[note]}"),
+                            console=console, auto_refresh=console.is_terminal)
         try:
             with progress:
                 live = Watcher(client, wid, console).run(progress)
@@ -156,6 +188,51 @@ def _table_tasks(console: Console, client: OrchestratorClient, wid: str) -> None
     console.print(table)
 
 
+def _inline_value(ref: dict[str, Any]) -> Any:
+    """The value of an inline reference: `data`, else its base64 `uri` decoded."""
+    if "data" in ref:
+        return ref["data"]
+    uri = str(ref.get("uri") or "")
+    raw = uri.split(",", 1)[1] if uri.startswith("data:") else uri
+    try:
+        text = base64.b64decode(raw, validate=True).decode()
+    except ValueError:
+        return uri
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _render_output(out: Console, output: Any) -> None:
+    """Inline data as indented JSON; a reference as `protocol uri (format)` (and its summary, if any)."""
+    if not isinstance(output, dict) or "protocol" not in output:
+        out.print_json(json.dumps(output, default=str)) if output is not None else out.print("(no output)")
+        return
+    if output.get("protocol") == "inline":
+        out.print_json(json.dumps(_inline_value(output), default=str))
+        return
+    out.print(f"{output['protocol']} {output.get('uri', '')} ({output.get('format', '?')})", markup=False)
+    if output.get("data") is not None:
+        out.print("summary:")
+        out.print_json(json.dumps(output["data"], default=str))
+
+
+def _print_outputs(out: Console, client: OrchestratorClient, wid: str, node: str | None, as_json: bool) -> int:
+    tasks = [client.task(wid, node)] if node else client.tasks(wid)
+    if as_json:
+        _print_json({t.node: t.output for t in tasks} if not node else tasks[0].output)
+        return EXIT_OK
+    for t in tasks:
+        if not node:
+            out.print(f"[bold]{t.node}[/] {_styled(t.status)}")
+        if t.output is None:
+            out.print(f"(no output: {t.status}{': ' + t.error if t.error else ''})", markup=False)
+        else:
+            _render_output(out, t.output)
+    return EXIT_OK
+
+
 def _table_list(console: Console, client: OrchestratorClient, status: str | None, limit: int) -> None:
     table = _table("workflow", "name", "status", "progress", "nodes", "created", "error")
     for w in client.list(status=status, limit=limit):
@@ -168,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="orchestrator", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="\n\n".join(__doc__.split("\n\n")[2:]))
+    parser.add_argument("--version", action="version", version=version_text("orchestrator"))
     parser.add_argument("--url", default=os.environ.get("ORCHESTRATOR_URL", "http://127.0.0.1:8000"),
                         help="orchestrator API (default: $ORCHESTRATOR_URL or http://127.0.0.1:8000)")
     parser.add_argument("--api-key", default=os.environ.get("ORCHESTRATOR_API_KEY"),
@@ -193,6 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text)
         p.add_argument("workflow_id")
         p.add_argument("--json", action="store_true", help="print the API's JSON")
+    p = sub.add_parser("output", help="print the outputs of the nodes (or of one node)")
+    p.add_argument("workflow_id")
+    p.add_argument("node", nargs="?", help="a node: container.operation, index or task id (default: every node)")
+    p.add_argument("--json", action="store_true", help="print the outputs as JSON")
     p = sub.add_parser("list", help="workflows, newest first")
     p.add_argument("--status", help="only workflows in this status")
     p.add_argument("--limit", type=int, default=50)
@@ -239,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
                 _print_json([t.model_dump() for t in client.tasks(args.workflow_id)])
             else:
                 _table_tasks(out, client, args.workflow_id)
+        elif cmd == "output":
+            return _print_outputs(out, client, args.workflow_id, args.node, args.json)
         elif cmd == "list":
             if args.json:
                 _print_json([w.model_dump() for w in client.list(status=args.status, limit=args.limit)])

@@ -126,6 +126,15 @@ class NodeState:
     attempt: int = 1
     task_id: str | None = None
     error: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    started_at: str | None = None
+    finished_at: str | None = None
+
+    @property
+    def note(self) -> str:
+        """What the node says it is doing: its message, else its phase."""
+        d = self.details or {}
+        return str(d.get("message") or d.get("phase_description") or d.get("phase") or "")
 
 
 @dataclass
@@ -157,14 +166,19 @@ class LiveWorkflow:
             self.status, self.name, self.error = wf.get("status") or "pending", wf.get("name"), wf.get("error")
             self.nodes = [NodeState(index=t["index"], node=t["node"], status=t.get("status") or "pending",
                                     progress=float(t.get("progress") or 0), attempt=int(t.get("attempt") or 1),
-                                    task_id=t.get("task_id"), error=t.get("error")) for t in d["nodes"]]
+                                    task_id=t.get("task_id"), error=t.get("error"),
+                                    details=t.get("details") or {}, started_at=t.get("started_at"),
+                                    finished_at=t.get("finished_at")) for t in d["nodes"]]
         elif ev.event in ("node", "progress"):
             n = self.nodes[int(d["index"])]
             n.status = d.get("status") or n.status
             n.progress = float(d.get("progress") or 0)
+            if isinstance(d.get("details"), dict):
+                n.details = d["details"]
             if ev.event == "node":
                 n.attempt = int(d.get("attempt") or n.attempt)
                 n.task_id, n.error = d.get("task_id"), d.get("error")
+                n.started_at, n.finished_at = d.get("started_at"), d.get("finished_at")
         elif ev.event in ("workflow", "end"):
             self.status = d.get("status") or self.status
             self.error = d.get("error")

@@ -19,10 +19,11 @@ Events (each `data` is JSON):
                [{index, node, container, operation, node_type, service, parents,
                children}]}, "nodes": [<GET /workflows/{id}/tasks/{node}>...], "seq"}`
 `node`         a node's state changed: `{index, node, status, previous, progress,
-               attempt, task_id, error, started_at, finished_at, updated_at, retries,
-               seq}` - never coalesced or dropped
-`progress`     a running node's progress changed: `{index, node, status, progress,
-               seq}` - at most one per node every `THROTTLE` seconds (the latest)
+               details, attempt, task_id, error, started_at, finished_at, updated_at,
+               retries, seq}` - never coalesced or dropped
+`progress`     a running node's progress or details (phase, message) changed:
+               `{index, node, status, progress, details, seq}` - at most one per node
+               every `THROTTLE` seconds (the latest)
 `workflow`     the workflow's status or counts changed: the `GET /workflows` summary
 `end`          the workflow reached a terminal state (complete/failed/cancelled)
                and none of its nodes is still stopping (or `END_GRACE` passed), or
@@ -60,8 +61,17 @@ FINAL = ("complete", "failed", "cancelled")
 ACTIVE = ("running", "stopping")
 STATIC = Path(__file__).resolve().parent / "static"
 NODE_FIELDS = ("status", "progress", "attempt", "task_id", "error", "started_at", "finished_at", "updated_at",
-               "retries")
+               "retries", "details")
 WF_FIELDS = ("status", "done", "total", "error", "started_at", "finished_at", "updated_at")
+
+
+def _details(raw: str | None) -> dict[str, Any]:
+    """A node's details (phase, message, ...) as stored: JSON text, or nothing yet."""
+    try:
+        value = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _sse(event: str, data: dict[str, Any]) -> dict[str, str]:
@@ -176,15 +186,16 @@ class WorkflowStream:
                     prev = self.nodes[i]
                     cur = {k: data.get(k) for k in NODE_FIELDS}
                     self.nodes[i] = cur
+                    details = _details(cur["details"])
                     if cur["status"] != prev.get("status"):
                         pending.pop(i, None)
                         yield _sse("node", {"index": i, "node": self.node_name(i), "previous": prev.get("status"),
-                                            **cur, "progress": _num(cur["progress"]),
+                                            **cur, "progress": _num(cur["progress"]), "details": details,
                                             "attempt": int(_num(cur["attempt"], 1)),
                                             "retries": int(_num(cur["retries"])), "seq": self.seq})
-                    elif cur["progress"] != prev.get("progress"):
+                    elif cur["progress"] != prev.get("progress") or cur["details"] != prev.get("details"):
                         pending[i] = {"index": i, "node": self.node_name(i), "status": cur["status"],
-                                      "progress": _num(cur["progress"]), "seq": self.seq}
+                                      "progress": _num(cur["progress"]), "details": details, "seq": self.seq}
                 elif kind == "wf":
                     for k in WF_FIELDS:
                         self.wf[k] = data.get(k)

@@ -35,6 +35,20 @@ def start_node(workflow_id: str, index: int) -> str:
     return _runner.start(workflow_id, int(index))
 
 
+def start_nodes(workflow_id: str, indexes: list[int]) -> str:
+    """RQ job: start several nodes of one workflow (a wide fan-out is shared out in chunks,
+    so a node costs a claim, not a whole RQ job)."""
+    if _runner is None:
+        raise RuntimeError("start_nodes must run inside `python -m worker` (orchestrator.worker)")
+    return ",".join(_runner.start(workflow_id, int(i)) for i in indexes)
+
+
+# a fan-out is cut into at most about this many jobs (so every worker gets a share) of at most
+# CHUNK_MAX nodes each
+SHARES = 16
+CHUNK_MAX = 50
+
+
 def dedicated_queue_name(settings: Settings, workflow_id: str) -> str:
     return f"{settings.queue}-{workflow_id}"
 
@@ -64,8 +78,13 @@ class Jobs:
             dedicated = bool(self.store.r.exists(self.store.dedicated_key(workflow_id)))
         name = dedicated_queue_name(self.settings, workflow_id) if dedicated else self.settings.queue
         q = self._queue(name)
+        size = max(1, min(CHUNK_MAX, -(-len(indexes) // SHARES)))
+        chunks = [indexes[k:k + size] for k in range(0, len(indexes), size)]
         q.enqueue_many([
-            Queue.prepare_data(start_node, args=(workflow_id, i), result_ttl=0, failure_ttl=3600,
-                               timeout=120, description=f"start {workflow_id} node {i}")
-            for i in indexes
+            Queue.prepare_data(start_node, args=(workflow_id, c[0]), result_ttl=0, failure_ttl=3600,
+                               timeout=120, description=f"start {workflow_id} node {c[0]}")
+            if len(c) == 1 else
+            Queue.prepare_data(start_nodes, args=(workflow_id, c), result_ttl=0, failure_ttl=3600,
+                               timeout=120, description=f"start {workflow_id} nodes {c[0]}..{c[-1]}")
+            for c in chunks
         ])

@@ -27,7 +27,10 @@ def run() -> None:
 
     import uvicorn
 
+    from taskservice.version import version_text
+
     parser = argparse.ArgumentParser(prog="orchestrator-api")
+    parser.add_argument("--version", action="version", version=version_text("orchestrator-api"))
     parser.add_argument("--host", default=os.environ.get("HOST", "0.0.0.0"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     args = parser.parse_args()

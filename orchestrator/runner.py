@@ -30,7 +30,7 @@ from orchestrator.control import ControlClient, Reply, normalize_status
 from orchestrator.jobs import Jobs
 from orchestrator.observe import NodeObserver
 from orchestrator.settings import Settings
-from orchestrator.store import Claim, Store, now_iso, task_id_for
+from orchestrator.store import Claim, LeaseLost, Store, now_iso, task_id_for
 from taskservice.models import TaskStatus
 
 log = logging.getLogger("orchestrator.runner")
@@ -76,6 +76,7 @@ class Node:
         self.retries = claim.retries
         self.started_ts = claim.started_ts
         self.stop_sent = claim.stop_sent
+        self.token = claim.token  # fences every write of ours to this node
 
     @property
     def member(self) -> str:
@@ -212,7 +213,8 @@ class Runner:
     def _maintain(self) -> None:
         lock = f"{self.settings.prefix}:maintenance"
         if self.store.r.set(lock, self.worker_id, nx=True, ex=max(int(self.settings.maintenance_interval), 1)):
-            self.store.prune(self.settings.retention_seconds, self.settings.max_finished)
+            self.store.prune(self.settings.retention_seconds, self.settings.max_finished,
+                             max_bytes=int(self.settings.retention_max_mb * 1024 * 1024))
 
     _seen_workflow = False
 
@@ -235,24 +237,28 @@ class Runner:
         node = Node(claim, run, spec_d, api_key, self.settings)
         self.observer.claimed(node)
         try:
-            if claim.status == "stopping" or claim.workflow_status not in ("pending", "running"):
-                await self._wind_down(node)
-                return
-            await self._run(node)
-        except NodeFailed as exc:
-            await self._finish(node, TaskStatus.FAILED, {"error": str(exc)}, f"node {node.name} failed: {exc}")
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - never leave a node hanging on a bug
-            log.exception("driving %s failed", node.name)
-            await self._finish(node, TaskStatus.FAILED, {"error": f"orchestrator error: {exc!r}"},
-                               f"node {node.name} failed: orchestrator error: {exc!r}")
+            try:
+                if claim.status == "stopping" or claim.workflow_status not in ("pending", "running"):
+                    await self._wind_down(node)
+                    return
+                await self._run(node)
+            except NodeFailed as exc:
+                await self._finish(node, TaskStatus.FAILED, {"error": str(exc)}, f"node {node.name} failed: {exc}")
+            except (asyncio.CancelledError, LeaseLost):
+                raise
+            except Exception as exc:  # noqa: BLE001 - never leave a node hanging on a bug
+                log.exception("driving %s failed", node.name)
+                await self._finish(node, TaskStatus.FAILED, {"error": f"orchestrator error: {exc!r}"},
+                                   f"node {node.name} failed: orchestrator error: {exc!r}")
+        except LeaseLost:
+            # a newer owner took the node over: stop driving it at once, write nothing more
+            log.warning("lease %s lost to a newer owner; letting go", node.member)
 
     async def _transient(self, node: Node, what: str) -> None:
         """Count one transient fault; back off, or give up past the node's limit."""
         node.retries += 1
         self.store.patch(node.wid, node.index, {"retries": node.retries, "last_error": what,
-                                                "updated_at": now_iso()})
+                                                "updated_at": now_iso()}, token=node.token)
         if node.retries > node.max_retries:
             raise NodeFailed(f"gave up after {node.max_retries} retries: {what}")
         delay = min(self.settings.retry_backoff * 2 ** (node.retries - 1), self.settings.retry_backoff_max)
@@ -276,12 +282,13 @@ class Runner:
         while True:  # one pass per execute (a vanished task is executed again)
             reply = await self._execute(node)
             st = normalize_status(reply.body.get("status"))
+            if st is TaskStatus.COMPLETE and "output" in reply.body:
+                # answered inside execute: one script records both the start and the end
+                await self._complete(node, reply.body.get("output"), self._start_fields(node))
+                return
             if not await self._mark_running(node):
                 return
             if st in (TaskStatus.COMPLETE, TaskStatus.FAILED, TaskStatus.CANCELLED):
-                if st is TaskStatus.COMPLETE and "output" in reply.body:
-                    await self._complete(node, reply.body.get("output"))
-                    return
                 if st is TaskStatus.FAILED:
                     raise NodeFailed(str(reply.body.get("error") or "failed"))
                 if st is TaskStatus.CANCELLED:
@@ -291,14 +298,19 @@ class Runner:
             if await self._monitor(node, known="running"):
                 return
 
-    async def _mark_running(self, node: Node) -> bool:
-        fields: dict[str, Any] = {"task_id": node.task_id, "updated_at": now_iso(),
-                                  "inputs": json.dumps(node.inputs, separators=(",", ":"))}
+    @staticmethod
+    def _start_fields(node: Node) -> dict[str, Any]:
+        # no copy of the inputs: they are the parents' outputs, stored once on the parents
+        fields: dict[str, Any] = {"task_id": node.task_id, "updated_at": now_iso()}
         if node.started_ts is None:
             node.started_ts = time.time()
             fields.update(started_at=now_iso(), started_ts=repr(node.started_ts))
+        return fields
+
+    async def _mark_running(self, node: Node) -> bool:
+        fields = self._start_fields(node)
         prev = self.store.patch(node.wid, node.index, fields, allowed=("pending", "running"),
-                                new_status="running")
+                                new_status="running", token=node.token)
         if prev is None:
             # cancelled (or deleted) while we were sending execute: stop what we started
             await self._send_stop(node)
@@ -364,7 +376,8 @@ class Runner:
                 if body.get("details"):
                     fields["details"] = json.dumps(body.get("details"), separators=(",", ":"))
                 # the status before the patch is the next pass's status (None: not running/stopping, so read it)
-                known = self.store.patch(node.wid, node.index, fields, allowed=("running", "stopping"))
+                known = self.store.patch(node.wid, node.index, fields, allowed=("running", "stopping"),
+                                         token=node.token)
             elif wait > 0.2 and elapsed < min(wait / 2, 0.5):
                 await asyncio.sleep(delay)  # the service ignores ?wait: poll with backoff
                 delay = min(delay * 2, self.settings.poll_max_interval)
@@ -387,19 +400,18 @@ class Runner:
     async def _finish(self, node: Node, status: TaskStatus, fields: dict[str, Any], wf_error: str) -> None:
         res = self.store.finish(node.wid, node.index, status.value, fields,
                                 retention=self.settings.retention_seconds, fail_fast=node.fail_fast,
-                                lease_ttl=self.settings.lease_ttl, wf_error=wf_error)
+                                lease_ttl=self.settings.lease_ttl, wf_error=wf_error, token=node.token,
+                                claim_as=self.worker_id)
         if not res.changed:
             return
         self.observer.ended(node, status.value, fields.get("error"))
         if res.to_start:
-            # The first ready child continues here at once (no queue round trip: the hop
-            # stays a few ms); the others go through RQ so every worker shares a fan-out.
-            first, rest = res.to_start[0], res.to_start[1:]
-            if rest:
-                self.jobs.enqueue(node.wid, rest, dedicated=res.dedicated)
-            claim = self.store.claim(node.wid, first, self.worker_id, self.settings.lease_ttl)
-            if claim is not None:
-                self._spawn(claim)
+            # The first ready child continues here at once, claimed by the finish script itself
+            # (no queue, no extra round trip); the others go through RQ so every worker shares a fan-out.
+            if res.to_start[1:]:
+                self.jobs.enqueue(node.wid, res.to_start[1:], dedicated=res.dedicated)
+            if res.claim is not None:
+                self._spawn(res.claim)
         if res.to_stop:
             await asyncio.gather(*(self.stop_node(node.wid, j) for j in res.to_stop))
 
@@ -409,7 +421,7 @@ class Runner:
         self.observer.stop_sent(node, reply.ok)
         node.stop_sent = True
         if not reply.transient:
-            self.store.patch(node.wid, node.index, {"stop_sent": "1"})
+            self.store.patch(node.wid, node.index, {"stop_sent": "1"}, token=node.token)
 
     async def stop_node(self, wid: str, index: int) -> None:
         """Send /control/stop to node `index` (driven by any worker)."""

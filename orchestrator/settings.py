@@ -33,6 +33,7 @@ class Settings(BaseSettings):
 
     retention_seconds: float = 86400.0   # finished workflows are kept this long ...
     max_finished: int = 200_000          # ... and at most this many (oldest dropped first)
+    retention_max_mb: float = 1024.0     # ... and at most this many MB of finished history (oldest first)
     maintenance_interval: float = 10.0
 
     log_level: str = "info"              # the worker's and the API's structured log level

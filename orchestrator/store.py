@@ -7,17 +7,23 @@ key                                type       holds
 =================================  =========  ===========================================
 `orch:wf:{wid}`                    hash       workflow: status, run, created_at/_ts,
                                               started_at, finished_at/_ts, error,
-                                              failed_node, total, done, spec (JSON:
-                                              graph, inputs, parameters, options),
-                                              services_api_key
+                                              failed_node, spec (JSON: graph, inputs,
+                                              parameters, options), services_api_key;
+                                              counters kept by the scripts: total, active
+                                              (running, stopping, or pending and scheduled),
+                                              done (complete), failed, cancelled; bytes
+                                              (spec + node overhead + stored outputs)
 `orch:wf:{wid}:n:{i}`              hash       node run of vertex i: status, scheduled,
-                                              attempt, task_id, progress, details, inputs,
+                                              attempt, task_id, progress, details,
                                               output, error, retries, parents, children,
-                                              created/started/finished/updated_at
+                                              remaining (parents not yet complete), token
+                                              (fencing), created/started/finished/updated_at
 `orch:index`                       zset       every workflow id, scored by creation time
 `orch:status:{status}`             zset       workflow ids in that status (same score)
 `orch:finished`                    zset       finished workflow ids, scored by finish time
-                                              (retention: TTL and count bound)
+                                              (retention: TTL, count and byte bounds)
+`orch:finished_size`               hash       finished workflow id → its bytes
+`orch:finished_bytes`              string     sum of `finished_size` (retention by bytes)
 `orch:leases`                      zset       "{wid}|{i}" → lease expiry (epoch seconds)
                                               of every scheduled or running node
 `orch:lease_owner`                 hash       "{wid}|{i}" → worker id, or "queued"
@@ -30,9 +36,19 @@ key                                type       holds
 =================================  =========  ===========================================
 
 Finished workflows get a TTL (`retention_seconds`) on their `wf` and node keys;
-maintenance drops their index entries and keeps at most `max_finished`.
-Nothing on the hot path scans workflows: a node completion touches only its
-own workflow's keys.
+maintenance drops their index entries, keeps at most `max_finished` and drops
+the oldest while the finished history exceeds `retention_max_mb`.
+Nothing on the hot path scans workflows or their nodes: a node event costs
+O(1) plus its own edges (a completion decrements each child's `remaining` and
+schedules the child that reaches 0, exactly once; the workflow ends when the
+counters say so). Only cancel, fail-fast and retry walk every node.
+
+Each node output is stored once, on its node; a child's inputs are its
+parents' outputs, read when the child is claimed (and by `nodes()`/`node()`
+for the API), never copied into the child.
+
+Fencing: a claim by a new owner increments the node's `token`; the worker's
+writes carry it and a script refuses a stale one (`LeaseLost`).
 
 Events: every script that changes a node or a workflow PUBLISHes, from inside
 the script (so in the order of the changes), a small JSON message on
@@ -52,6 +68,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -72,6 +89,8 @@ local P = ARGV[1]
 local function wfkey(wid) return P .. ':wf:' .. wid end
 local function nkey(wid, i) return P .. ':wf:' .. wid .. ':n:' .. i end
 local function is_final(s) return s == 'complete' or s == 'failed' or s == 'cancelled' end
+local function is_active(s, sched) return s == 'running' or s == 'stopping' or (s == 'pending' and sched == '1') end
+local COUNTER = {complete = 'done', failed = 'failed', cancelled = 'cancelled'}
 local function set_wf_status(wid, new)
   local k = wfkey(wid)
   local old = redis.call('HGET', k, 'status')
@@ -80,6 +99,33 @@ local function set_wf_status(wid, new)
   if old then redis.call('ZREM', P .. ':status:' .. old, wid) end
   redis.call('ZADD', P .. ':status:' .. new, created, wid)
   redis.call('HSET', k, 'status', new)
+end
+-- the one way a node's status (and scheduled flag; nil: unchanged) changes: keeps the
+-- workflow's counters (active, done, failed, cancelled) right in O(1)
+-- (old_st, old_sched: the node's current values when the caller has just read them)
+local function set_node(wid, i, new_st, new_sched, old_st, old_sched)
+  local k = nkey(wid, i)
+  local f = {old_st, old_sched}
+  if not old_st then f = redis.call('HMGET', k, 'status', 'scheduled') end
+  local sched = new_sched or f[2]
+  local wk = wfkey(wid)
+  local da = (is_active(new_st, sched) and 1 or 0) - (is_active(f[1], f[2]) and 1 or 0)
+  if da ~= 0 then redis.call('HINCRBY', wk, 'active', da) end
+  if f[1] ~= new_st then
+    if f[1] and COUNTER[f[1]] then redis.call('HINCRBY', wk, COUNTER[f[1]], -1) end
+    if COUNTER[new_st] then redis.call('HINCRBY', wk, COUNTER[new_st], 1) end
+  end
+  if new_sched then redis.call('HSET', k, 'status', new_st, 'scheduled', new_sched)
+  else redis.call('HSET', k, 'status', new_st) end
+end
+-- per-workflow byte size (spec + what the nodes stored), and the finished history's total
+local function add_bytes(wid, n)
+  if n == 0 then return end
+  redis.call('HINCRBY', wfkey(wid), 'bytes', n)
+  if redis.call('HEXISTS', P .. ':finished_size', wid) == 1 then
+    redis.call('HINCRBY', P .. ':finished_size', wid, n)
+    redis.call('INCRBY', P .. ':finished_bytes', n)
+  end
 end
 local function drop_lease(wid, i)
   local m = wid .. '|' .. i
@@ -91,6 +137,10 @@ local function finish_wf(wid, status, now_ts, now_iso, retention)
   set_wf_status(wid, status)
   redis.call('HSET', k, 'finished_at', now_iso, 'finished_ts', now_ts, 'updated_at', now_iso)
   redis.call('ZADD', P .. ':finished', now_ts, wid)
+  local b = tonumber(redis.call('HGET', k, 'bytes') or '0')
+  local old = tonumber(redis.call('HGET', P .. ':finished_size', wid) or '0')
+  redis.call('HSET', P .. ':finished_size', wid, b)
+  redis.call('INCRBY', P .. ':finished_bytes', b - old)
   local total = tonumber(redis.call('HGET', k, 'total') or '0')
   local ttl = math.floor(tonumber(retention))
   if ttl > 0 then
@@ -98,10 +148,13 @@ local function finish_wf(wid, status, now_ts, now_iso, retention)
     for j = 0, total - 1 do redis.call('EXPIRE', nkey(wid, j), ttl) end
   end
 end
+local SUBSCRIBED = {}  -- per script call: whether the workflow's channel has subscribers
 local function channel(wid)
   local ch = P .. ':events:' .. wid
-  local n = redis.call('PUBSUB', 'NUMSUB', ch)
-  if tonumber(n[2]) > 0 then return ch end
+  if SUBSCRIBED[wid] == nil then
+    SUBSCRIBED[wid] = tonumber(redis.call('PUBSUB', 'NUMSUB', ch)[2]) > 0
+  end
+  if SUBSCRIBED[wid] then return ch end
   return nil
 end
 local function publish(wid, msg)
@@ -113,7 +166,7 @@ local function publish(wid, msg)
   redis.call('PUBLISH', ch, cjson.encode(msg))
 end
 local NODE_FIELDS = {'status', 'progress', 'attempt', 'task_id', 'error', 'started_at', 'finished_at',
-                     'updated_at', 'retries'}
+                     'updated_at', 'retries', 'details'}
 local function pub_node(wid, i)
   if not channel(wid) then return end
   local f = redis.call('HMGET', nkey(wid, i), unpack(NODE_FIELDS))
@@ -129,41 +182,73 @@ local function pub_wf(wid)
   for n, name in ipairs(WF_FIELDS) do if f[n] then msg[name] = f[n] end end
   publish(wid, msg)
 end
--- cancel the workflow's pending nodes and mark its running ones stopping;
--- the indices of the running ones are appended to to_stop (their service tasks get /control/stop)
+-- cancel the workflow's pending nodes and mark its running ones stopping (O(N): cancel and
+-- fail-fast only); the indices of the running ones are appended to to_stop (they get /control/stop)
 local function stop_live_nodes(wid, total, now_iso, to_stop)
   for j = 0, total - 1 do
     local jk = nkey(wid, j)
     local sj = redis.call('HGET', jk, 'status')
     if sj == 'pending' then
-      redis.call('HSET', jk, 'status', 'cancelled', 'finished_at', now_iso, 'updated_at', now_iso)
+      set_node(wid, j, 'cancelled')
+      redis.call('HSET', jk, 'finished_at', now_iso, 'updated_at', now_iso)
       drop_lease(wid, j)
       pub_node(wid, j)
     elseif sj == 'running' then
-      redis.call('HSET', jk, 'status', 'stopping', 'updated_at', now_iso)
+      set_node(wid, j, 'stopping')
+      redis.call('HSET', jk, 'updated_at', now_iso)
       to_stop[#to_stop + 1] = tostring(j)
       pub_node(wid, j)
     end
   end
 end
-local function ready(wid, i)
-  local parents = redis.call('HGET', nkey(wid, i), 'parents') or ''
-  for p in string.gmatch(parents, '%d+') do
-    if redis.call('HGET', nkey(wid, p), 'status') ~= 'complete' then return false end
-  end
-  return true
-end
+-- a pending node whose parents are all complete (remaining = 0) gets its lease entry, once
 local function schedule(wid, i, lease_until, out)
   local k = nkey(wid, i)
-  local st = redis.call('HGET', k, 'status')
-  if st == 'pending' and redis.call('HGET', k, 'scheduled') ~= '1' and ready(wid, i) then
-    redis.call('HSET', k, 'scheduled', '1')
+  local f = redis.call('HMGET', k, 'status', 'scheduled', 'remaining')
+  if f[1] == 'pending' and f[2] ~= '1' and tonumber(f[3] or '0') <= 0 then
+    set_node(wid, i, 'pending', '1', f[1], f[2])
     local m = wid .. '|' .. i
     redis.call('ZADD', P .. ':leases', lease_until, m)
     redis.call('HSET', P .. ':lease_owner', m, 'queued')
     out[#out + 1] = tostring(i)
   end
 end
+-- take node i's lease for `me`: false, or what the worker needs to drive it (see Store.claim).
+-- A claim by a new owner (a first start or a takeover) increments the node's token.
+local function claim_node(wid, i, me, now, lease_until, now_iso)
+  local k = nkey(wid, i)
+  local m = wid .. '|' .. i
+  local f = redis.call('HMGET', k, 'status', 'scheduled', 'token', 'parents', 'attempt', 'started_ts', 'retries',
+                       'stop_sent')
+  local st = f[1]
+  if (not st) or is_final(st) then drop_lease(wid, i); return false end
+  if st == 'pending' and f[2] ~= '1' then return false end
+  local owner = redis.call('HGET', P .. ':lease_owner', m)
+  if owner and owner ~= me and owner ~= 'queued' then
+    if tonumber(redis.call('ZSCORE', P .. ':leases', m) or '0') > now then return false end
+  end
+  local token = f[3]
+  if owner ~= me or not token then token = redis.call('HINCRBY', k, 'token', 1) end
+  redis.call('HSET', P .. ':lease_owner', m, me)
+  redis.call('ZADD', P .. ':leases', lease_until, m)
+  local wk = wfkey(wid)
+  local wst = redis.call('HGET', wk, 'status')
+  if wst == 'pending' then
+    set_wf_status(wid, 'running')
+    redis.call('HSET', wk, 'started_at', now_iso, 'updated_at', now_iso)
+    wst = 'running'
+    pub_wf(wid)
+  end
+  local outs = {}
+  for p in string.gmatch(f[4] or '', '%d+') do
+    outs[#outs + 1] = redis.call('HGET', nkey(wid, p), 'output') or 'null'
+  end
+  return {wst or '', st, f[5] or '1', f[6] or '', f[7] or '0', f[8] or '', '[' .. table.concat(outs, ',') .. ']',
+          tostring(token)}
+end
+-- a fenced write: '' is an unfenced caller (the API); anything else must be the node's token
+local function stale(held, token) return token ~= '' and held ~= token end
+local function count_ids(s) local n = 0; for _ in string.gmatch(s, '%d+') do n = n + 1 end; return n end
 """
 
 _SUBMIT = _LUA_COMMON + r"""
@@ -180,11 +265,12 @@ end
 local total = tonumber(redis.call('HGET', k, 'total'))
 for i = 0, total - 1 do
   redis.call('HSET', nkey(wid, i), 'status', 'pending', 'scheduled', '0', 'attempt', '1', 'progress', '0',
-             'retries', '0', 'parents', ARGV[pos], 'children', ARGV[pos + 1], 'created_at', now_iso,
-             'updated_at', now_iso)
+             'retries', '0', 'parents', ARGV[pos], 'children', ARGV[pos + 1], 'remaining', count_ids(ARGV[pos]),
+             'token', '0', 'created_at', now_iso, 'updated_at', now_iso)
   pos = pos + 2
 end
-redis.call('HSET', k, 'done', '0', 'created_ts', now_ts, 'created_at', now_iso, 'updated_at', now_iso)
+redis.call('HSET', k, 'done', '0', 'active', '0', 'failed', '0', 'cancelled', '0', 'created_ts', now_ts,
+           'created_at', now_iso, 'updated_at', now_iso)
 redis.call('ZADD', P .. ':index', now_ts, wid)
 set_wf_status(wid, 'pending')
 local out = {}
@@ -194,94 +280,94 @@ return out
 
 _CLAIM = _LUA_COMMON + r"""
 -- ARGV: P, wid, i, me, now, lease_until, now_iso
-local wid, i, me, now, lease_until, now_iso = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7]
-local k = nkey(wid, i)
-local m = wid .. '|' .. i
-local st = redis.call('HGET', k, 'status')
-if (not st) or is_final(st) then drop_lease(wid, i); return false end
-if st == 'pending' and redis.call('HGET', k, 'scheduled') ~= '1' then return false end
-local owner = redis.call('HGET', P .. ':lease_owner', m)
-local score = tonumber(redis.call('ZSCORE', P .. ':leases', m) or '0')
-if owner and owner ~= me and owner ~= 'queued' and score > now then return false end
-redis.call('HSET', P .. ':lease_owner', m, me)
-redis.call('ZADD', P .. ':leases', lease_until, m)
-local wk = wfkey(wid)
-local wst = redis.call('HGET', wk, 'status')
-if wst == 'pending' then
-  set_wf_status(wid, 'running')
-  redis.call('HSET', wk, 'started_at', now_iso, 'updated_at', now_iso)
-  wst = 'running'
-  pub_wf(wid)
-end
-local parents = redis.call('HGET', k, 'parents') or ''
-local outs = {}
-for p in string.gmatch(parents, '%d+') do
-  outs[#outs + 1] = redis.call('HGET', nkey(wid, p), 'output') or 'null'
-end
-local f = redis.call('HMGET', k, 'attempt', 'started_ts', 'retries', 'stop_sent')
-return {wst or '', st, f[1] or '1', f[2] or '', f[3] or '0', f[4] or '', '[' .. table.concat(outs, ',') .. ']'}
+return claim_node(ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7])
 """
 
 _PATCH = _LUA_COMMON + r"""
--- ARGV: P, wid, i, allowed (comma list or ''), new_status (or ''), k1, v1, ...
-local k = nkey(ARGV[2], ARGV[3])
-local st = redis.call('HGET', k, 'status')
-if not st then return false end
-if ARGV[4] ~= '' and not string.find(',' .. ARGV[4] .. ',', ',' .. st .. ',', 1, true) then return false end
-if ARGV[5] ~= '' then redis.call('HSET', k, 'status', ARGV[5]) end
-for pos = 6, #ARGV, 2 do redis.call('HSET', k, ARGV[pos], ARGV[pos + 1]) end
-pub_node(ARGV[2], ARGV[3])
-return st
+-- ARGV: P, wid, i, allowed (comma list or ''), new_status (or ''), token (or ''), k1, v1, ...
+-- → {1, previous status} | {0} (no such node, or status not allowed) | {-2} (stale token)
+local wid, i = ARGV[2], ARGV[3]
+local k = nkey(wid, i)
+local f = redis.call('HMGET', k, 'status', 'token', 'scheduled')
+local st = f[1]
+if not st then return {0} end
+if stale(f[2], ARGV[6]) then return {-2} end
+if ARGV[4] ~= '' and not string.find(',' .. ARGV[4] .. ',', ',' .. st .. ',', 1, true) then return {0} end
+if ARGV[5] ~= '' and ARGV[5] ~= st then set_node(wid, i, ARGV[5], nil, st, f[3]) end
+for pos = 7, #ARGV, 2 do redis.call('HSET', k, ARGV[pos], ARGV[pos + 1]) end
+pub_node(wid, i)
+return {1, st}
+"""
+
+_NEW_ATTEMPT = _LUA_COMMON + r"""
+-- ARGV: P, wid, i, token, now_iso, reason → {1, attempt} | {0, status} | {-2} (stale token)
+local wid, i, now_iso = ARGV[2], ARGV[3], ARGV[5]
+local k = nkey(wid, i)
+local f = redis.call('HMGET', k, 'status', 'token')
+if not f[1] then return {0, ''} end
+if stale(f[2], ARGV[4]) then return {-2} end
+if f[1] ~= 'running' and f[1] ~= 'pending' then return {0, f[1]} end
+local attempt = redis.call('HINCRBY', k, 'attempt', 1)
+redis.call('HDEL', k, 'task_id', 'stop_sent', 'details')
+redis.call('HSET', k, 'progress', '0', 'last_error', ARGV[6], 'updated_at', now_iso)
+pub_node(wid, i)
+return {1, attempt}
 """
 
 _FINISH = _LUA_COMMON + r"""
--- ARGV: P, wid, i, status, now_ts, now_iso, retention, fail_fast, lease_until, wf_error, k1, v1, ...
+-- ARGV: P, wid, i, status, now_ts, now_iso, retention, fail_fast, lease_until, wf_error, token, claim_as,
+--       k1, v1, ...
+-- O(1) but for the children it schedules and the end of the workflow (counters, no scan).
+-- claim_as (a worker id, or ''): that worker also claims the first child it schedules (one round
+-- trip per hop instead of two); the claim is appended as in Store.claim.
 local wid, i, status, now_ts, now_iso = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local retention, fail_fast, lease_until, wf_error = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
 local k = nkey(wid, i)
-local st = redis.call('HGET', k, 'status')
-if (not st) or is_final(st) then return {0} end
-redis.call('HSET', k, 'status', status, 'finished_at', now_iso, 'updated_at', now_iso)
-for pos = 11, #ARGV, 2 do redis.call('HSET', k, ARGV[pos], ARGV[pos + 1]) end
+local nf = redis.call('HMGET', k, 'status', 'token', 'scheduled', 'children')
+local st = nf[1]
+if not st then return {0} end
+if stale(nf[2], ARGV[11]) then return {-2} end
+if is_final(st) then return {0} end
+set_node(wid, i, status, nil, st, nf[3])
+local size = 0
+local fields = {'finished_at', now_iso, 'updated_at', now_iso}
+for pos = 13, #ARGV, 2 do
+  fields[#fields + 1] = ARGV[pos]
+  fields[#fields + 1] = ARGV[pos + 1]
+  size = size + #ARGV[pos + 1]
+end
+redis.call('HSET', k, unpack(fields))
+add_bytes(wid, size)
 drop_lease(wid, i)
 pub_node(wid, i)
 local wk = wfkey(wid)
 local wst = redis.call('HGET', wk, 'status')
 local wst0 = wst
-local total = tonumber(redis.call('HGET', wk, 'total') or '0')
 local to_start, to_stop = {}, {}
 local live = (wst == 'pending' or wst == 'running')
 if status == 'complete' then
-  redis.call('HINCRBY', wk, 'done', 1)
-  if live then
-    local children = redis.call('HGET', k, 'children') or ''
-    for c in string.gmatch(children, '%d+') do schedule(wid, c, lease_until, to_start) end
+  for c in string.gmatch(nf[4] or '', '%d+') do
+    local left = redis.call('HINCRBY', nkey(wid, c), 'remaining', -1)
+    if live and left <= 0 then schedule(wid, c, lease_until, to_start) end
   end
 elseif live then
   if not redis.call('HGET', wk, 'failed_node') then
     redis.call('HSET', wk, 'error', wf_error, 'failed_node', i)
   end
   if fail_fast == '1' then
-    stop_live_nodes(wid, total, now_iso, to_stop)
+    stop_live_nodes(wid, tonumber(redis.call('HGET', wk, 'total') or '0'), now_iso, to_stop)
     finish_wf(wid, 'failed', now_ts, now_iso, retention)
     wst = 'failed'
   end
 end
 if wst == 'pending' or wst == 'running' or wst == 'stopping' then
-  local done = tonumber(redis.call('HGET', wk, 'done') or '0')
-  if wst ~= 'stopping' and done == total then
+  local c = redis.call('HMGET', wk, 'done', 'total', 'active')
+  if wst ~= 'stopping' and tonumber(c[1] or '0') == tonumber(c[2] or '0') then
     finish_wf(wid, 'complete', now_ts, now_iso, retention)
     wst = 'complete'
-  else
-    local active = 0
-    for j = 0, total - 1 do
-      local f = redis.call('HMGET', nkey(wid, j), 'status', 'scheduled')
-      if f[1] == 'running' or f[1] == 'stopping' or (f[1] == 'pending' and f[2] == '1') then active = active + 1 end
-    end
-    if active == 0 then
-      if wst == 'stopping' then wst = 'cancelled' else wst = 'failed' end
-      finish_wf(wid, wst, now_ts, now_iso, retention)
-    end
+  elseif tonumber(c[3] or '0') <= 0 then
+    if wst == 'stopping' then wst = 'cancelled' else wst = 'failed' end
+    finish_wf(wid, wst, now_ts, now_iso, retention)
   end
 end
 redis.call('HSET', wk, 'updated_at', now_iso)
@@ -289,9 +375,14 @@ if wst ~= wst0 or status == 'complete' then pub_wf(wid) end
 -- whether a dedicated worker serves the workflow (saves Jobs.enqueue a round trip)
 local dedicated = 0
 if #to_start > 1 then dedicated = redis.call('EXISTS', P .. ':dedicated:' .. wid) end
-local out = {1, wst, #to_start, dedicated}
+local claimed = false
+if ARGV[12] ~= '' and #to_start > 0 then
+  claimed = claim_node(wid, to_start[1], ARGV[12], tonumber(now_ts), lease_until, now_iso)
+end
+local out = {1, wst, #to_start, dedicated, #to_stop}
 for _, v in ipairs(to_start) do out[#out + 1] = v end
 for _, v in ipairs(to_stop) do out[#out + 1] = v end
+if claimed then for _, v in ipairs(claimed) do out[#out + 1] = v end end
 return out
 """
 
@@ -316,32 +407,44 @@ return out
 """
 
 _RETRY = _LUA_COMMON + r"""
--- ARGV: P, wid, now_iso, lease_until
+-- ARGV: P, wid, now_iso, lease_until  (O(N + edges): rare, recomputes every remaining counter)
 local wid, now_iso, lease_until = ARGV[2], ARGV[3], ARGV[4]
 local wk = wfkey(wid)
 local wst = redis.call('HGET', wk, 'status')
 if not wst then return {-1} end
 if wst ~= 'failed' and wst ~= 'cancelled' then return {0, wst} end
+if tonumber(redis.call('HGET', wk, 'active') or '0') > 0 then return {0, 'stopping'} end
 local total = tonumber(redis.call('HGET', wk, 'total') or '0')
-for j = 0, total - 1 do
-  local sj = redis.call('HGET', nkey(wid, j), 'status')
-  if sj == 'running' or sj == 'stopping' then return {0, 'stopping'} end
-end
 for j = 0, total - 1 do
   local jk = nkey(wid, j)
   local sj = redis.call('HGET', jk, 'status')
   if sj == 'failed' or sj == 'cancelled' then
+    set_node(wid, j, 'pending', '0')
     redis.call('HINCRBY', jk, 'attempt', 1)
-    redis.call('HSET', jk, 'status', 'pending', 'scheduled', '0', 'progress', '0', 'retries', '0',
-               'updated_at', now_iso)
+    redis.call('HSET', jk, 'progress', '0', 'retries', '0', 'updated_at', now_iso)
     redis.call('HDEL', jk, 'error', 'output', 'task_id', 'started_at', 'started_ts', 'finished_at',
                'details', 'inputs', 'stop_sent')
     pub_node(wid, j)
   end
   redis.call('PERSIST', jk)
 end
+for j = 0, total - 1 do
+  local jk = nkey(wid, j)
+  if redis.call('HGET', jk, 'status') == 'pending' then
+    local left = 0
+    for p in string.gmatch(redis.call('HGET', jk, 'parents') or '', '%d+') do
+      if redis.call('HGET', nkey(wid, p), 'status') ~= 'complete' then left = left + 1 end
+    end
+    redis.call('HSET', jk, 'remaining', left)
+  end
+end
 redis.call('PERSIST', wk)
 redis.call('ZREM', P .. ':finished', wid)
+local b = redis.call('HGET', P .. ':finished_size', wid)
+if b then
+  redis.call('HDEL', P .. ':finished_size', wid)
+  redis.call('DECRBY', P .. ':finished_bytes', b)
+end
 redis.call('HDEL', wk, 'finished_at', 'finished_ts', 'error', 'failed_node')
 redis.call('HSET', wk, 'updated_at', now_iso)
 set_wf_status(wid, 'running')
@@ -349,6 +452,29 @@ pub_wf(wid)
 local out = {1}
 for j = 0, total - 1 do schedule(wid, j, lease_until, out) end
 return out
+"""
+
+_DELETE = _LUA_COMMON + r"""
+-- ARGV: P, wid, status words... → {existed, finished history bytes after}
+local wid = ARGV[2]
+local wk = wfkey(wid)
+local total = tonumber(redis.call('HGET', wk, 'total') or '0')
+local existed = redis.call('EXISTS', wk)
+for j = 0, total - 1 do
+  redis.call('UNLINK', nkey(wid, j))
+  drop_lease(wid, j)
+end
+redis.call('UNLINK', wk)
+redis.call('ZREM', P .. ':index', wid)
+redis.call('ZREM', P .. ':finished', wid)
+for pos = 3, #ARGV do redis.call('ZREM', P .. ':status:' .. ARGV[pos], wid) end
+local b = redis.call('HGET', P .. ':finished_size', wid)
+if b then
+  redis.call('HDEL', P .. ':finished_size', wid)
+  redis.call('DECRBY', P .. ':finished_bytes', b)
+end
+if existed == 1 then redis.call('PUBLISH', P .. ':events:' .. wid, '{"t":"deleted"}') end
+return {existed, tonumber(redis.call('GET', P .. ':finished_bytes') or '0')}
 """
 
 _HEARTBEAT = _LUA_COMMON + r"""
@@ -378,6 +504,18 @@ return 1
 """
 
 
+class LeaseLost(Exception):
+    """A fenced write was refused: another worker took the node over (its token is newer).
+
+    The worker that gets it must stop driving the node at once and write nothing more to it.
+    """
+
+    def __init__(self, workflow_id: str, index: int) -> None:
+        super().__init__(f"lease of {workflow_id}|{index} lost to a newer owner")
+        self.workflow_id = workflow_id
+        self.index = index
+
+
 @dataclass
 class Claim:
     """What a worker needs to drive a node it now holds the lease of."""
@@ -391,6 +529,7 @@ class Claim:
     retries: int
     stop_sent: bool
     parent_outputs: list[Any]
+    token: int = 0  # the fencing token every write of this owner carries (grows with each takeover)
 
 
 @dataclass
@@ -400,6 +539,12 @@ class FinishResult:
     to_start: list[int] | None = None
     to_stop: list[int] | None = None
     dedicated: bool = False  # a dedicated worker serves the workflow (known when to_start has 2+)
+    claim: Claim | None = None  # to_start[0] claimed for `claim_as` (None: not asked, or not claimable)
+
+
+# what a node's hash costs besides what its fields hold (keys, field names, small values):
+# counted into a workflow's byte size so retention by bytes sees many-node workflows too
+NODE_OVERHEAD_BYTES = 200
 
 
 def task_id_for(workflow_id: str, run: str, index: int, container: str, operation: str,
@@ -411,8 +556,18 @@ def task_id_for(workflow_id: str, run: str, index: int, container: str, operatio
     return tid
 
 
+def _token_arg(token: int | None) -> str:
+    return "" if token is None else str(int(token))
+
+
 class Store:
-    """Synchronous access to the orchestrator's Redis keys (API, RQ jobs, worker monitor)."""
+    """Synchronous access to the orchestrator's Redis keys (API, RQ jobs, worker monitor).
+
+    Fencing: `claim` returns `Claim.token`; a worker passes it to `patch`, `finish` and
+    `new_attempt`, which raise `LeaseLost` when a newer owner holds the node. `token=None`
+    is an unfenced write, for callers that hold no lease (the API, a stop sent for a node
+    another worker drives).
+    """
 
     def __init__(self, client: redis.Redis, prefix: str = "orch") -> None:
         self.r = client
@@ -420,9 +575,11 @@ class Store:
         self._submit = client.register_script(_SUBMIT)
         self._claim = client.register_script(_CLAIM)
         self._patch = client.register_script(_PATCH)
+        self._new_attempt = client.register_script(_NEW_ATTEMPT)
         self._finish = client.register_script(_FINISH)
         self._cancel = client.register_script(_CANCEL)
         self._retry = client.register_script(_RETRY)
+        self._delete = client.register_script(_DELETE)
         self._heartbeat = client.register_script(_HEARTBEAT)
         self._release = client.register_script(_RELEASE)
         self._spec_cache: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -442,6 +599,11 @@ class Store:
     def leases_key(self) -> str:
         return f"{self.p}:leases"
 
+    @property
+    def finished_bytes_key(self) -> str:
+        """Total byte size of the finished workflows still stored (retention by bytes)."""
+        return f"{self.p}:finished_bytes"
+
     def dedicated_key(self, wid: str) -> str:
         return f"{self.p}:dedicated:{wid}"
 
@@ -454,18 +616,25 @@ class Store:
                children: list[list[int]], lease_until: float,
                services_api_key: str | None = None) -> list[int] | None:
         """Store a new workflow; None if the id is taken. Returns the root vertices to start."""
-        fields = {"workflow_id": wid, "run": uuid.uuid4().hex[:8], "total": str(total),
-                  "spec": json.dumps(spec, separators=(",", ":"))}
+        raw_spec = json.dumps(spec, separators=(",", ":"))
+        fields = {"workflow_id": wid, "run": uuid.uuid4().hex[:8], "total": str(total), "spec": raw_spec}
         name = (spec.get("graph") or {}).get("name")
         if name:
             fields["name"] = str(name)
         if services_api_key:
             fields["services_api_key"] = services_api_key
-        argv: list[Any] = [self.p, wid, repr(time.time()), now_iso(), repr(lease_until), len(fields)]
-        for k, v in fields.items():
-            argv += [k, v]
+        argv: list[Any] = [self.p, wid, repr(time.time()), now_iso(), repr(lease_until), 0]
+        size = len(raw_spec) + NODE_OVERHEAD_BYTES * (total + 1)
         for ps, cs in zip(parents, children):
-            argv += [",".join(map(str, ps)), ",".join(map(str, cs))]
+            p, c = ",".join(map(str, ps)), ",".join(map(str, cs))
+            size += len(p) + len(c)
+            argv += [p, c]
+        fields["bytes"] = str(size)
+        head: list[Any] = []
+        for k, v in fields.items():
+            head += [k, v]
+        argv[5] = len(fields)
+        argv[6:6] = head
         res = self._submit(args=argv)
         if res is None:
             return None
@@ -474,6 +643,11 @@ class Store:
     def workflow(self, wid: str) -> dict[str, Any] | None:
         h = self.r.hgetall(self.wf_key(wid))
         return h or None
+
+    def counters(self, wid: str) -> dict[str, int]:
+        """The workflow's node counters kept by the scripts: total, active, done, failed, cancelled."""
+        names = ("total", "active", "done", "failed", "cancelled")
+        return {k: int(v or 0) for k, v in zip(names, self.r.hmget(self.wf_key(wid), names))}
 
     def spec(self, wid: str) -> tuple[str, dict[str, Any], str | None] | None:
         """(run, spec, services_api_key): immutable for a run, cached per process."""
@@ -493,14 +667,52 @@ class Store:
     def forget_spec(self, wid: str) -> None:
         self._spec_cache.pop(wid, None)
 
+    def _root_inputs(self, wid: str) -> str:
+        spec = self.spec(wid)
+        inputs = ((spec[1] if spec else {}) or {}).get("inputs") or []
+        return json.dumps([x for x in inputs if x is not None], separators=(",", ":"))
+
+    @staticmethod
+    def _inputs_from(parents: str, output_of: Callable[[int], str | None], root: Callable[[], str]) -> str:
+        """A started node's inputs: its parents' stored outputs (each stored once, on its parent)."""
+        if not parents:
+            return root()
+        outs = [output_of(int(p)) for p in parents.split(",") if p]
+        return "[" + ",".join(o for o in outs if o is not None and o != "null") + "]"
+
     def nodes(self, wid: str, total: int) -> list[dict[str, Any]]:
+        """Every node's hash; a started node also shows `inputs` (built from its parents' outputs)."""
         pipe = self.r.pipeline(transaction=False)
         for i in range(total):
             pipe.hgetall(self.node_key(wid, i))
-        return pipe.execute()
+        nodes: list[dict[str, Any]] = pipe.execute()
+        root: list[str] = []
+
+        def root_inputs() -> str:
+            if not root:
+                root.append(self._root_inputs(wid))
+            return root[0]
+
+        def output_of(p: int) -> str | None:
+            return nodes[p].get("output") if 0 <= p < len(nodes) else None
+        for n in nodes:
+            if n.get("task_id") and "inputs" not in n:
+                n["inputs"] = self._inputs_from(n.get("parents", ""), output_of, root_inputs)
+        return nodes
 
     def node(self, wid: str, i: int) -> dict[str, Any]:
-        return self.r.hgetall(self.node_key(wid, i))
+        """One node's hash, with `inputs` as in `nodes`."""
+        n: dict[str, Any] = self.r.hgetall(self.node_key(wid, i))
+        if n.get("task_id") and "inputs" not in n:
+            parents = [int(p) for p in (n.get("parents") or "").split(",") if p]
+            outs: dict[int, str | None] = {}
+            if parents:
+                pipe = self.r.pipeline(transaction=False)
+                for p in parents:
+                    pipe.hget(self.node_key(wid, p), "output")
+                outs = dict(zip(parents, pipe.execute()))
+            n["inputs"] = self._inputs_from(n.get("parents", ""), outs.get, lambda: self._root_inputs(wid))
+        return n
 
     def node_status(self, wid: str, i: int) -> str | None:
         return self.r.hget(self.node_key(wid, i), "status")
@@ -510,58 +722,74 @@ class Store:
         ids = self.r.zrevrange(key, offset, offset + limit - 1)
         return ids, self.r.zcard(key)
 
-    def delete(self, wid: str) -> bool:
-        wf = self.workflow(wid)
-        if wf is None:
-            return False
-        total = int(wf.get("total", 0))
-        pipe = self.r.pipeline(transaction=True)
-        pipe.delete(self.wf_key(wid), *[self.node_key(wid, i) for i in range(total)])
-        pipe.zrem(f"{self.p}:index", wid)
-        pipe.zrem(f"{self.p}:finished", wid)
-        for s in TaskStatus:
-            pipe.zrem(f"{self.p}:status:{s.value}", wid)
-        members = [f"{wid}|{i}" for i in range(total)]
-        if members:
-            pipe.zrem(self.leases_key, *members)
-            pipe.hdel(f"{self.p}:lease_owner", *members)
-        pipe.publish(self.events_channel(wid), '{"t":"deleted"}')
-        pipe.execute()
+    def _drop(self, wid: str) -> tuple[bool, int]:
+        """Delete a workflow's keys and index entries: (it existed, finished history bytes after)."""
+        existed, left = self._delete(args=[self.p, wid, *(s.value for s in TaskStatus)])
         self.forget_spec(wid)
-        return True
+        return bool(int(existed)), int(left)
+
+    def delete(self, wid: str) -> bool:
+        return self._drop(wid)[0]
 
     # transitions ------------------------------------------------------------
     def claim(self, wid: str, i: int, me: str, lease_ttl: float) -> Claim | None:
+        """Take the node's lease; a new owner gets a new (greater) fencing token."""
         now = time.time()
         res = self._claim(args=[self.p, wid, i, me, repr(now), repr(now + lease_ttl), now_iso()])
-        if not res:
-            return None
-        wst, st, attempt, started_ts, retries, stop_sent, outs = res
+        return self._claim_from(wid, i, res) if res else None
+
+    @staticmethod
+    def _claim_from(wid: str, i: int | str, res: list[Any]) -> Claim:
+        wst, st, attempt, started_ts, retries, stop_sent, outs, token = res
         return Claim(wid, int(i), wst, st, int(attempt), float(started_ts) if started_ts else None,
-                     int(retries), bool(stop_sent), json.loads(outs))
+                     int(retries), bool(stop_sent), json.loads(outs), int(token))
 
     def patch(self, wid: str, i: int, fields: dict[str, Any], allowed: tuple[str, ...] = (),
-              new_status: str = "") -> str | None:
-        argv: list[Any] = [self.p, wid, i, ",".join(allowed), new_status]
+              new_status: str = "", token: int | None = None) -> str | None:
+        """Write node fields (and maybe its status): the status before, or None when the node is
+        gone or not in `allowed`. Raises `LeaseLost` when `token` is stale."""
+        argv: list[Any] = [self.p, wid, i, ",".join(allowed), new_status, _token_arg(token)]
         for k, v in fields.items():
             argv += [k, v]
-        return self._patch(args=argv)
+        res = self._patch(args=argv)
+        code = int(res[0])
+        if code == -2:
+            raise LeaseLost(wid, int(i))
+        return res[1] if code == 1 else None
+
+    def new_attempt(self, wid: str, i: int, token: int, reason: str) -> int:
+        """Restart a running (or pending) node as a new attempt (a new task id), e.g. after its
+        service lost the task. Returns the new attempt number, 0 when the node is no longer
+        live. Raises `LeaseLost` when `token` is stale."""
+        res = self._new_attempt(args=[self.p, wid, i, _token_arg(token), now_iso(), reason])
+        code = int(res[0])
+        if code == -2:
+            raise LeaseLost(wid, int(i))
+        return int(res[1]) if code == 1 else 0
 
     def finish(self, wid: str, i: int, status: str, fields: dict[str, Any], *, retention: float,
-               fail_fast: bool, lease_ttl: float, wf_error: str = "") -> FinishResult:
+               fail_fast: bool, lease_ttl: float, wf_error: str = "", token: int | None = None,
+               claim_as: str | None = None) -> FinishResult:
+        """End a node and advance its workflow; with `claim_as`, that worker also claims the first
+        child made ready (`FinishResult.claim`). Raises `LeaseLost` when `token` is stale."""
         now = time.time()
         argv: list[Any] = [self.p, wid, i, status, repr(now), now_iso(), repr(retention),
-                           "1" if fail_fast else "0", repr(now + lease_ttl), wf_error]
+                           "1" if fail_fast else "0", repr(now + lease_ttl), wf_error, _token_arg(token),
+                           claim_as or ""]
         for k, v in fields.items():
             argv += [k, v]
         res = self._finish(args=argv)
+        if res and int(res[0]) == -2:
+            raise LeaseLost(wid, int(i))
         if not res or int(res[0]) == 0:
             return FinishResult(False)
-        n_start = int(res[2])
-        rest = [int(x) for x in res[4:]]
+        n_start, n_stop = int(res[2]), int(res[4])
+        ids = [int(x) for x in res[5:5 + n_start + n_stop]]
+        claimed = res[5 + n_start + n_stop:]
         if res[1] in ("complete", "failed", "cancelled"):
             self.forget_spec(wid)
-        return FinishResult(True, res[1], rest[:n_start], rest[n_start:], bool(int(res[3])))
+        return FinishResult(True, res[1], ids[:n_start], ids[n_start:], bool(int(res[3])),
+                            self._claim_from(wid, ids[0], claimed) if claimed else None)
 
     def cancel(self, wid: str, retention: float) -> tuple[int, str, list[int]]:
         """(1 cancelled | 0 not running | -1 unknown, new status, nodes to stop)."""
@@ -576,6 +804,7 @@ class Store:
         code = int(res[0])
         if code <= 0:
             return code, (res[1] if len(res) > 1 else ""), []
+        self.forget_spec(wid)
         return 1, "running", [int(x) for x in res[1:]]
 
     def heartbeat(self, me: str, members: list[str], lease_ttl: float) -> list[str]:
@@ -603,14 +832,33 @@ class Store:
         return self.r.hget(f"{self.p}:lease_owner", f"{wid}|{i}")
 
     # retention ----------------------------------------------------------------
-    def prune(self, retention: float, max_finished: int) -> int:
-        """Drop finished workflows older than `retention` and beyond `max_finished`."""
+    def finished_bytes(self) -> int:
+        """Byte size of the finished history (spec + node overhead + stored outputs, errors, details)."""
+        return int(self.r.get(self.finished_bytes_key) or 0)
+
+    def prune(self, retention: float, max_finished: int, max_bytes: int | None = None,
+              batch: int = 1000) -> int:
+        """Drop finished workflows older than `retention`, beyond `max_finished`, and the oldest
+        while the finished history holds more than `max_bytes`. At most about `batch` per call."""
         fin = f"{self.p}:finished"
-        old = self.r.zrangebyscore(fin, "-inf", repr(time.time() - retention), start=0, num=1000)
+        old = self.r.zrangebyscore(fin, "-inf", repr(time.time() - retention), start=0, num=batch)
         excess = self.r.zcard(fin) - len(old) - max_finished
         if excess > 0:
-            old += [w for w in self.r.zrange(fin, 0, min(excess, 1000) - 1) if w not in old]
+            seen = set(old)
+            old += [w for w in self.r.zrange(fin, 0, min(excess, batch) - 1) if w not in seen]
         for wid in old:
-            self.delete(wid)
-            self.r.zrem(fin, wid)
-        return len(old)
+            self._drop(wid)
+        dropped = len(old)
+        if max_bytes is None:
+            return dropped
+        left = self.finished_bytes()
+        while left > max_bytes and dropped < 2 * batch:
+            oldest = self.r.zrange(fin, 0, 49)
+            if not oldest:
+                break
+            for wid in oldest:
+                _, left = self._drop(wid)
+                dropped += 1
+                if left <= max_bytes:
+                    break
+        return dropped

@@ -25,10 +25,12 @@ from orchestrator import jobs  # noqa: E402
 from orchestrator.runner import Runner  # noqa: E402
 from orchestrator.settings import Settings  # noqa: E402
 from taskservice.logs import configure as configure_logging  # noqa: E402
+from taskservice.version import version_text  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="worker", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=version_text("orchestrator-worker"))
     parser.add_argument("--workflow-id", help="serve only this workflow and exit when it ends")
     parser.add_argument("--log-level", help="default: ORCHESTRATOR_LOG_LEVEL (info)")
     args = parser.parse_args(argv)

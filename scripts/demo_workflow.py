@@ -5,9 +5,10 @@ Starts, as children of this script: a redis-server on a free port (unless
 REDIS_URL is set), one service per blueprint node, the orchestrator API and one
 worker. Submits the example (`--example diamond`, the default, or
 `--example lab_pipeline`: the motion stage's alignment and profile pipeline,
-`make demo-lab`), prints its progress until it ends, prints the curl commands
-that inspect each node, and stops everything (`--keep`: only on Ctrl-C, so the
-curl commands can be tried).
+`make demo-lab`), prints its progress until it ends, the dashboard's URL, the
+CLI and curl commands that inspect each node, and stops everything (`--keep`,
+`make demo KEEP=1`: only on Ctrl-C, so those commands can be tried). Ctrl-C at
+any point stops everything cleanly.
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ def main() -> int:
         while True:
             wf = httpx.get(f"{api}/workflows/{wid}").json()
             line = f"{wf['status']:<9} {wf['progress']:5.1f}%  " + "  ".join(
-                f"{n['node'].split('.')[0]}={n['status']}({n['progress']:.0f}%)" for n in wf["nodes"])
+                f"{n['node']}={n['status']}({n['progress']:.0f}%)" for n in wf["nodes"])
             if line != last:
                 print(line, flush=True)
                 last = line
@@ -157,8 +158,14 @@ def main() -> int:
         shown = out.get("data", out)  # inline outputs carry their value in `data`
         print(f"\n{last_node['container']} output ({out.get('protocol')}, {out.get('format')}): "
               f"{json.dumps(shown)[:400]}")
+        cli = f"{Path(PY).parent / 'orchestrator'} --url {api}"
+        print(f"\nDashboard: {api}/ui/#/wf/{wid}")
+        print(f"CLI:       {cli} status {wid}")
+        print(f"           {cli} tasks {wid}")
+        print(f"           {cli} output {wid}")
+        print(f"           {cli} submit {example / 'blueprint.json'} <dockerinfo.json> --watch")
         print("\nInspect each node (" + ("until you press Ctrl-C" if keep else
-              "run with --keep to keep everything up for these") + "):")
+              "make demo KEEP=1 keeps everything up for these") + "):")
         print(f"  curl -s {api}/workflows/{wid}")
         print(f"  curl -s {api}/workflows/{wid}/tasks")
         for t in tasks:
@@ -176,4 +183,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # main's `finally` has stopped every child by now
+        print("\ninterrupted: everything stopped", file=sys.stderr)
+        sys.exit(130)

@@ -59,10 +59,13 @@ def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None 
     settings = settings or ServiceSettings()
     manager = manager or default_manager
     manager.configure(max_workers=settings.max_workers, retention_ttl=settings.retention_ttl,
-                      retention_max=settings.retention_max, data_dir=settings.data_dir.resolve())
+                      retention_max=settings.retention_max, data_dir=settings.data_dir.resolve(),
+                      state_db=settings.state_db_location(), inline_max_bytes=settings.inline_max_bytes)
     methods = discover(service_module, settings.method_options)
     on_startup = getattr(service_module, "on_startup", None)
     on_shutdown = getattr(service_module, "on_shutdown", None)
+    health_details = getattr(service_module, "health_details", None)
+    extend_app = getattr(service_module, "extend_app", None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -112,9 +115,11 @@ def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None 
     @app.get("/health", tags=["service"])
     async def health() -> Response:
         """Liveness and load; never needs a key."""
-        return _json({"status": "ok" if manager.accepting else "stopping", **manager.stats()})
+        extra = health_details() if callable(health_details) else {}
+        return _json({"status": "ok" if manager.accepting else "stopping", **manager.stats(), **extra})
 
     dependencies = [Depends(_bearer(settings.api_key))] if settings.api_key else []
+    app.state.dependencies = dependencies  # for a service's own routes (extend_app)
     from .events import events_router  # SSE and WebSocket streams
 
     # Routes are mounted on the app itself, not through include_router: an included
@@ -122,6 +127,8 @@ def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None 
     app.router.routes.extend(_control_router(manager, methods, settings, dependencies).routes)
     app.router.routes.extend(events_router(manager, dependencies).routes)
     app.router.routes.extend(metrics_router(manager.observer.metrics.registry, dependencies).routes)
+    if callable(extend_app):  # a service's own routes (other APIs, streams) beside /control
+        extend_app(app)
     install_openapi(app, methods)
     return app
 
@@ -220,11 +227,11 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
                     body, lambda task: fn(body, task), params=params,
                     resource=spec.resource_key(body, params), limit=spec.options.concurrency,
                     queue=spec.options.queue, timeout=spec.options.timeout or settings.task_timeout,
-                    fp=fp, callback=callback)
+                    fp=fp, callback=callback, spill=spec.options.spill)
                 return _json(_execute_body(record), 202, location)
             entry = manager.reserve(
                 body, fp, callback, resource=spec.resource_key(body, params), limit=spec.options.concurrency,
-                timeout=spec.options.timeout or settings.task_timeout)
+                timeout=spec.options.timeout or settings.task_timeout, spill=spec.options.spill)
         except TaskConflict as exc:
             if exc.task_id == task_id:  # the same id arrived twice at once
                 return replay(task_id, fp)
@@ -268,24 +275,26 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
     @router.post("/stop/{task_id}")
     async def stop(task_id: str) -> Response:
         """Cancel: a pending task at once, a running one via its token (`stopping`, then `cancelled`)."""
-        return _json(manager.stop(task_id))
+        record = manager.stop(task_id)
+        await manager.settled(task_id)  # a pending task's final state is answered once durable
+        return _json(manager.get_status(task_id) or record)
 
     @router.post("/stop")
     async def stop_by_query(task_id: str) -> Response:
         return await stop(task_id)
 
-    def page(conds: list, limit: int, offset: int) -> Response:
-        match = task_query.matcher(conds)
-        hits = [e for e in reversed(manager.entries()) if match(e)]  # newest first
-        chosen = hits[offset:offset + limit]
-        return _json({"tasks": manager.records(chosen), "total": len(hits), "limit": limit, "offset": offset})
+    async def page(conds: list, limit: int, offset: int) -> Response:
+        records, total = await asyncio.to_thread(manager.query_json, conds, limit, offset)
+        return Response(b'{"tasks":[' + b",".join(records)
+                        + f'],"total":{total},"limit":{limit},"offset":{offset}}}'.encode(),
+                        media_type="application/json")
 
     @router.get("/tasks")
     async def tasks(request: Request, limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0)) -> Response:
         """List tasks, newest first. Filters: `status=a,b`, `method=`, `workflow_id=`, or
         deepObject `filter[created_at][gt]=<ISO time>` with eq, ne, gt, lt, ge, le, like, notlike, in."""
         pairs = [(k, v) for k, v in request.query_params.multi_items() if k not in ("limit", "offset")]
-        return page(task_query.from_query_params(pairs), limit, offset)
+        return await page(task_query.from_query_params(pairs), limit, offset)
 
     @router.post("/tasks/query")
     async def tasks_query(request: Request, limit: int = Query(50, ge=1, le=1000),
@@ -298,7 +307,7 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
         if not isinstance(body, dict):
             return _problem(422, "body must be a JSON object of filters")
         filters = body.get("filter", body) if isinstance(body.get("filter"), dict) else body
-        return page(task_query.from_json(filters), limit, offset)
+        return await page(task_query.from_json(filters), limit, offset)
 
     @router.get("/methods")
     async def list_methods() -> Response:
@@ -320,12 +329,16 @@ async def _run_quick(manager: TaskManager, spec: MethodSpec, body: ExecuteReques
             result = await run_in_threadpool(spec.fn, body)
     except Exception as exc:  # noqa: BLE001 - AI-Effect expects 200 {"status": "failed"}
         logger.exception("quick method %s failed", spec.name)
-        record = manager.settle(task_id, None, error=str(exc) or type(exc).__name__)
+        manager.settle(task_id, None, error=str(exc) or type(exc).__name__)
+        await manager.settled(task_id)  # answered final only once durable
+        record = manager.get_status(task_id) or {"error": str(exc)}
         return _json({"status": FAILED.value, "task_id": task_id, "error": record["error"]})
     if isinstance(result, ExecuteResponse):
-        record = manager.settle(task_id, result)
+        manager.settle(task_id, result)
     else:
-        record = manager.settle(task_id, None, output=result)
+        manager.settle(task_id, None, output=result)
+    await manager.settled(task_id)  # answered final only once durable
+    record = manager.get_status(task_id) or {"status": FAILED.value, "error": "task record lost"}
     if record["status"] == COMPLETE.value:
         return _json({"status": COMPLETE.value, "task_id": task_id, "output": manager.get_output(task_id)})
     if record["status"] == FAILED.value:

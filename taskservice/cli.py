@@ -21,6 +21,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .client import ServiceClient, ServiceError
 from .models import TaskStatus
+from .version import version_text
 
 
 def _value(text: str) -> Any:
@@ -42,6 +43,7 @@ def _parameters(pairs: list[str]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="taskservice-client", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=version_text("taskservice-client"))
     parser.add_argument("url", help="service base URL, e.g. http://127.0.0.1:8080")
     parser.add_argument("method", nargs="?", help="method to execute; omit to list the methods")
     parser.add_argument("-p", "--param", action="append", default=[], help="parameter key=value (JSON values)")

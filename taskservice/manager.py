@@ -1,41 +1,55 @@
-"""TaskManager: the thread-safe registry and scheduler of a service's tasks.
+"""TaskManager: the lifecycle and scheduling of a service's tasks.
 
-One lock guards every record. Tasks are registered before they run (a status
-call right after execute never sees 404), started on a bounded thread pool
-when a worker and their resource are free, stopped through a cooperative
-token, timed out by one watchdog thread, and forgotten by a retention policy
-with a TTL refreshed on every read and a count bound. Long-poll waiters on the
-event loop are woken with `call_soon_threadsafe`, never touched from a thread.
+One lock guards every live record (`taskservice.entry.Entry`). Tasks are
+registered before they run (a status call right after execute never sees
+404), started on a bounded thread pool when a worker and their resource are
+free, stopped through a cooperative token, timed out by one watchdog thread,
+and forgotten by a retention policy with a TTL refreshed on every read and a
+count bound. Every change goes to the record store (`taskservice.records`:
+memory only, or an SQLite file that survives restarts) and to the query index
+(`taskservice.index`). A final state becomes visible only once the store has
+made it durable. Long-poll waiters on the event loop are woken with
+`call_soon_threadsafe`, never touched from a thread.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import heapq
 import json
 import logging
 import re
 import threading
 import time
-import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
-import queue
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from .models import DataReference, ExecuteRequest, ExecuteResponse, TaskStatus, inline_reference
-from .query import to_micros
+from .entry import (ACTIVE, ACTIVE_VALUES, CANCELLED, COMPLETE, FAILED, PENDING, RUNNING, STOPPING, Entry, dumps,
+                    fingerprint, iso, new_task_id)
+from .index import TaskIndex
+from .models import ExecuteRequest, ExecuteResponse, TaskStatus
+from .outputs import store_output, wire_output
+from .pool import Pool
+from .query import Condition, matcher, to_micros
+from .records import MEMORY, RecordStore, Row
+from .sqlite_records import SqliteRecords
 from .task import Task, TaskCancelled
 
 logger = logging.getLogger(__name__)
 
-PENDING, RUNNING, STOPPING = TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.STOPPING
-COMPLETE, FAILED, CANCELLED = TaskStatus.COMPLETE, TaskStatus.FAILED, TaskStatus.CANCELLED
-ACTIVE = frozenset({PENDING, RUNNING, STOPPING})
-ACTIVE_VALUES = frozenset(s.value for s in ACTIVE)  # the same, as spelled in records
+__all__ = ["ACTIVE", "ACTIVE_VALUES", "ShuttingDown", "TaskConflict", "TaskError", "TaskManager", "TaskNotFound",
+           "fingerprint", "iso", "new_task_id"]
+
+_Entry = Entry  # the name other modules used before records had a module of their own
+
+#: The stop reason of tasks the service stops because it is going away (never a cancellation).
+SHUTDOWN_REASON = "interrupted: the service shut down before the task finished"
+#: The error of tasks an earlier process left unfinished (found in the store at start).
+RESTART_ERROR = "interrupted: the previous service process ended before the task finished"
+#: After the grace period, how long stopped tasks get to notice their token.
+STOP_WINDOW = 2.0
 
 
 class TaskError(Exception):
@@ -63,161 +77,7 @@ class ShuttingDown(TaskError):
     pass
 
 
-def iso(ts: float | None) -> str | None:
-    """ISO 8601 UTC with a `Z`, as protobuf's Timestamp JSON expects."""
-    global _ISO_SECOND
-    if ts is None:
-        return None
-    second, micros = divmod(to_micros(ts), 1_000_000)
-    cached = _ISO_SECOND
-    if cached[0] != second:  # format the date and time once per second, not once per call
-        cached = _ISO_SECOND = (second, (_EPOCH + timedelta(seconds=second)).strftime("%Y-%m-%dT%H:%M:%S"))
-    return f"{cached[1]}.{micros:06d}Z"
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_ISO_SECOND: tuple[int, str] = (-1, "")
-
-
-def fingerprint(request: ExecuteRequest) -> bytes:
-    """What makes two executes 'the same work': method, parameters and inputs."""
-    if not request.parameters and not request.inputs:
-        return request.method.encode()
-    body = [request.method, request.parameters, [i.model_dump(mode="json") for i in request.inputs]]
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.blake2b(text.encode(), digest_size=16).digest()
-
-
-def new_task_id() -> str:
-    return uuid.uuid4().hex
-
-
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-class _Pool:
-    """A minimal thread pool: the manager never hands it more jobs than threads.
-
-    Lighter than ThreadPoolExecutor (no Future, no idle semaphore): a job is a
-    queue put and one thread wake-up. Threads are made on demand, up to
-    `max_workers`, and are daemons so a task that ignores cancellation cannot
-    keep the process alive past the shutdown grace period.
-    """
-
-    def __init__(self, max_workers: int, name: str = "task") -> None:
-        self.max_workers = max_workers
-        self._name = name
-        self._queue: queue.SimpleQueue[tuple[Callable[..., None], tuple[Any, ...]] | None] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._threads = 0
-        self._idle = 0
-
-    def submit(self, fn: Callable[..., None], *args: Any) -> None:
-        with self._lock:
-            if self._idle > 0:
-                self._idle -= 1
-            else:
-                self._threads += 1
-                threading.Thread(target=self._work, name=f"{self._name}-{self._threads}", daemon=True).start()
-        self._queue.put((fn, args))
-
-    def _work(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            fn, args = item
-            try:
-                fn(*args)
-            except BaseException:  # noqa: BLE001 - a job's failure is its own business
-                logger.exception("pool job failed")
-            with self._lock:
-                self._idle += 1
-
-    def shutdown(self) -> None:
-        with self._lock:
-            threads, self._threads, self._idle = self._threads, 0, 0
-        for _ in range(threads):
-            self._queue.put(None)
-
-
-class _Entry:
-    """One task's record. Slots keep 100,000 retained tasks well under 2 KB each."""
-
-    __slots__ = (
-        "task_id", "method", "workflow_id", "status", "progress", "details", "error",
-        "created", "started", "finished", "touched", "output", "fingerprint", "version",
-        "cancel_event", "cancel_reason", "resource", "limit", "timeout", "job", "adoptable",
-        "callback", "callback_info", "final",
-    )
-
-    def __init__(self, task_id: str, method: str, workflow_id: str | None, fp: bytes | None) -> None:
-        self.task_id = task_id
-        self.method = method
-        self.workflow_id = workflow_id
-        self.status = PENDING
-        self.progress = 0.0
-        self.details: dict[str, Any] | None = None
-        self.error: str | None = None
-        self.created = time.time()
-        self.started: float | None = None
-        self.finished: float | None = None
-        self.touched = self.created
-        self.output: bytes | None = None  # JSON of the DataReference, once complete
-        self.final: bytes | None = None  # JSON of the whole record, once finished (it no longer changes)
-        self.fingerprint = fp
-        self.version = 0
-        self.cancel_event: threading.Event | None = None  # made on demand: most tasks never wait on it
-        self.cancel_reason: str | None = None
-        self.resource: str | None = None
-        self.limit: int | None = None
-        self.timeout: float | None = None
-        self.job: Callable[[], None] | None = None
-        self.adoptable = False
-        self.callback: dict[str, Any] | None = None
-        self.callback_info: dict[str, Any] | None = None
-
-    def record(self) -> dict[str, Any]:
-        if self.final is not None:
-            return json.loads(self.final)
-        return self._build()
-
-    def record_json(self) -> bytes:
-        if self.final is not None:
-            return self.final
-        return _dumps(self._build())
-
-    def _build(self) -> dict[str, Any]:
-        rec = {
-            "task_id": self.task_id,
-            "method": self.method,
-            "workflow_id": self.workflow_id,
-            "status": self.status.value,
-            "progress": int(self.progress),
-            "details": dict(self.details) if self.details else {},
-            "error": self.error,
-            "created_at": iso(self.created),
-            "started_at": iso(self.started),
-            "finished_at": iso(self.finished),
-        }
-        if self.callback_info is not None:
-            rec["callback_info"] = dict(self.callback_info)
-        return rec
-
-
-def _dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), default=str).encode()
-
-
-def normalize_output(value: Any, task_id: str) -> dict[str, Any]:
-    """Whatever a method returned, as a DataReference dict (inline JSON if need be)."""
-    if isinstance(value, ExecuteResponse):
-        value = value.output
-    if isinstance(value, DataReference):
-        return value.model_dump(mode="json", exclude_none=True)
-    if isinstance(value, dict) and {"protocol", "uri", "format"} <= value.keys():
-        return DataReference.model_validate(value).model_dump(mode="json", exclude_none=True)
-    return inline_reference(value)
 
 
 class TaskManager:
@@ -229,8 +89,12 @@ class TaskManager:
     """
 
     def __init__(self, max_workers: int = 32, retention_ttl: float = 3600, retention_max: int = 10_000,
-                 data_dir: Path | str = "var/data") -> None:
+                 data_dir: Path | str = "var/data", state_db: Path | str = MEMORY,
+                 inline_max_bytes: int = 1 << 20) -> None:
         self._lock = threading.RLock()
+        self._store: RecordStore = RecordStore()
+        self._state_db: str = MEMORY
+        self._index = TaskIndex(self._lock)
         self._entries: dict[str, _Entry] = {}
         self._finished: OrderedDict[str, None] = OrderedDict()  # by last read, oldest first
         self._pending: deque[_Entry] = deque()
@@ -246,21 +110,22 @@ class TaskManager:
         self._accepting = True
         self._closed = False
         self.observer: Any = None  # observe.TaskObserver: a log line and metrics per lifecycle step
-        self.configure(max_workers=max_workers, retention_ttl=retention_ttl,
-                       retention_max=retention_max, data_dir=data_dir)
+        self.configure(max_workers=max_workers, retention_ttl=retention_ttl, retention_max=retention_max,
+                       data_dir=data_dir, state_db=state_db, inline_max_bytes=inline_max_bytes)
 
     # -- configuration ---------------------------------------------------------------------
 
     def configure(self, *, max_workers: int | None = None, retention_ttl: float | None = None,
-                  retention_max: int | None = None, data_dir: Path | str | None = None) -> None:
-        """Apply settings; the pool is (re)made only while idle."""
+                  retention_max: int | None = None, data_dir: Path | str | None = None,
+                  state_db: Path | str | None = None, inline_max_bytes: int | None = None) -> None:
+        """Apply settings; the pool is (re)made only while idle, the store opened once per location."""
         with self._lock:
             if max_workers is not None:
                 if self._active_jobs:
                     raise RuntimeError("cannot resize the pool while tasks run")
                 self.max_workers = max_workers
                 old = getattr(self, "_pool", None)
-                self._pool = _Pool(max_workers)
+                self._pool = Pool(max_workers)
                 if old is not None:
                     old.shutdown()
             if retention_ttl is not None:
@@ -269,6 +134,39 @@ class TaskManager:
                 self.retention_max = retention_max
             if data_dir is not None:
                 self.data_dir = Path(data_dir)
+            if inline_max_bytes is not None:
+                self.inline_max_bytes = inline_max_bytes
+            if state_db is not None and str(state_db) != self._state_db:
+                self._open_store(str(state_db))
+
+    def _open_store(self, location: str) -> None:
+        """Switch to the store at `location` and take over the records an earlier process left."""
+        old, self._store = self._store, open_store(location)
+        self._state_db = location
+        old.close()
+        rows = self._store.load()
+        recovered: list[Row] = []
+        now = time.time()
+        for row in rows:
+            if row.task_id in self._entries:
+                continue
+            entry = _restore(row)
+            if entry.status in ACTIVE or entry.final is None:
+                record = json.loads(row.record)
+                record.update(status=FAILED.value, error=RESTART_ERROR, interrupted=True, finished_at=iso(now))
+                entry.status, entry.error, entry.interrupted = FAILED, RESTART_ERROR, True
+                entry.finished = entry.touched = now
+                entry.final, entry.output = dumps(record), None
+                recovered.append(self._row(entry))
+            self._entries[entry.task_id] = entry
+            self._finished[entry.task_id] = None
+            self._index.add(entry)
+        if recovered:
+            logger.warning("%d task(s) left unfinished by the previous process are now failed (interrupted)",
+                           len(recovered))
+            self._store.save_now(recovered)  # type: ignore[attr-defined]
+        self._store.bind(self._rows_of)
+        self._prune(now)
 
     def attach_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         """The event loop long-poll waiters live on."""
@@ -290,14 +188,16 @@ class TaskManager:
         with self._lock:
             return self._entries.get(task_id)
 
-    def _create(self, task_id: str, method: str, workflow_id: str | None, fp: bytes | None) -> _Entry:
+    def _create(self, task_id: str, method: str, workflow_id: str | None, fp: bytes | None,
+                user: str | None = None) -> _Entry:
         if not self._accepting:
             raise ShuttingDown("service is shutting down")
         existing = self._entries.get(task_id)
         if existing is not None:
             raise TaskConflict(f"task {task_id!r} already exists", task_id=task_id, status=existing.status)
-        entry = _Entry(task_id, method, workflow_id, fp)
+        entry = _Entry(task_id, method, workflow_id, fp, user)
         self._entries[task_id] = entry
+        self._index.add(entry)
         if self.observer is not None:
             self.observer.accepted(entry)
         return entry
@@ -305,7 +205,8 @@ class TaskManager:
     def submit(self, request: ExecuteRequest, job: Callable[[Task], Any], *, params: Any = None,
                resource: str | None = None, limit: int | None = None, queue: bool = False,
                timeout: float | None = None, fp: bytes | None = None,
-               callback: dict[str, Any] | None = None) -> dict[str, Any]:
+               callback: dict[str, Any] | None = None, user: str | None = None,
+               spill: bool = True) -> dict[str, Any]:
         """Register a background task and start it when a worker and its resource are free.
 
         Raises TaskConflict naming the tasks holding `resource` when it is at
@@ -315,9 +216,9 @@ class TaskManager:
         with self._lock:
             if not queue:
                 self._check_resource(resource, limit)
-            entry = self._create(task_id, request.method, request.workflow_id, fp)
+            entry = self._create(task_id, request.method, request.workflow_id, fp, user)
             entry.resource, entry.limit, entry.timeout = resource, limit, timeout
-            entry.callback = callback
+            entry.callback, entry.spill = callback, spill
             handle = Task(self, request, params, entry)
             entry.job = lambda: job(handle)
             if resource is not None:
@@ -360,7 +261,7 @@ class TaskManager:
         """Body of a pool thread: run the job, then record how it ended."""
         with self._lock:
             if entry.status is not RUNNING:  # stopped between scheduling and start
-                if entry.status in ACTIVE:
+                if entry.live:
                     self._finish(entry, *self._stopped_outcome(entry))
                 self._release(entry)
                 return
@@ -373,10 +274,9 @@ class TaskManager:
                 self.observer.started(entry)
         status, output, error = COMPLETE, None, None
         try:
-            result = job() if job is not None else None
-            output = normalize_output(result, entry.task_id)
-            if isinstance(result, ExecuteResponse) and result.status is FAILED:
-                status, error = FAILED, result.error or "failed"
+            output = job() if job is not None else None
+            if isinstance(output, ExecuteResponse) and output.status is FAILED:
+                status, error = FAILED, output.error or "failed"
         except TaskCancelled:
             status = CANCELLED
         except Exception as exc:  # noqa: BLE001 - the task fails, the service lives on
@@ -418,7 +318,7 @@ class TaskManager:
                 while self._deadlines and self._deadlines[0][0] <= now:
                     _, task_id = heapq.heappop(self._deadlines)
                     entry = self._entries.get(task_id)
-                    if entry is not None and entry.status in (RUNNING,) and entry.timeout:
+                    if entry is not None and entry.status is RUNNING and entry.live and entry.timeout:
                         if entry.started is not None and entry.started + entry.timeout <= now + 1e-3:
                             self._request_stop(entry, f"timed out after {entry.timeout:g} s")
                 self._prune(now)
@@ -427,7 +327,7 @@ class TaskManager:
 
     # -- the seed's explicit API -------------------------------------------------------
 
-    def register_task(self, task_id: str, request: ExecuteRequest | None = None) -> None:
+    def register_task(self, task_id: str, request: ExecuteRequest | None = None, user: str | None = None) -> None:
         """Register a task for tracking under the orchestrator's task id (seed API)."""
         with self._lock:
             entry = self._entries.get(task_id)
@@ -440,7 +340,7 @@ class TaskManager:
             method = request.method if request is not None else "unknown"
             workflow_id = request.workflow_id if request is not None else None
             fp = fingerprint(request) if request is not None else None
-            entry = self._create(task_id, method, workflow_id, fp)
+            entry = self._create(task_id, method, workflow_id, fp, user)
             entry.status, entry.started = RUNNING, entry.created
             self._changed(entry)
 
@@ -462,7 +362,7 @@ class TaskManager:
             def job() -> None:
                 worker_fn(task_id, request, self)
                 with self._lock:
-                    if entry.status in ACTIVE:
+                    if entry.live:
                         if entry.cancel_reason is not None:
                             raise TaskCancelled(entry.cancel_reason)
                         raise RuntimeError("worker returned without completing the task")
@@ -497,7 +397,7 @@ class TaskManager:
         """Set progress (clamped to 0-100) and merge details; safe from any thread."""
         with self._lock:
             entry = self._entries.get(task_id)
-            if entry is None or entry.status not in ACTIVE:
+            if entry is None or not entry.live:
                 return
             if progress is not None:
                 entry.progress = min(max(float(progress), 0.0), 100.0)
@@ -519,12 +419,12 @@ class TaskManager:
         """End a task as its worker says, unless a stop was asked: then it ends stopped."""
         with self._lock:
             entry = self._entries.get(task_id)
-            if entry is None or entry.status not in ACTIVE:
+            if entry is None or not entry.live:
                 return
             if entry.cancel_reason is not None:
                 self._finish(entry, *self._stopped_outcome(entry))
             elif status is COMPLETE:
-                self._finish(entry, COMPLETE, normalize_output(output, task_id), None)
+                self._finish(entry, COMPLETE, output, None)
             else:
                 self._finish(entry, FAILED, None, error)
 
@@ -550,7 +450,7 @@ class TaskManager:
             if entry is None or entry.status is not COMPLETE:
                 return None
             self._touch(entry)
-            return json.loads(entry.output) if entry.output else None
+            return json.loads(wire_output(entry.output, entry.output_inline)) if entry.output else None
 
     def output_json(self, task_id: str) -> bytes | None:
         """The output as JSON bytes when complete, else None; refreshes retention."""
@@ -559,17 +459,18 @@ class TaskManager:
             if entry is None or entry.status is not COMPLETE:
                 return None
             self._touch(entry)
-            return entry.output
+            return wire_output(entry.output, entry.output_inline) if entry.output else None
 
     # -- quick methods -------------------------------------------------------------------
 
     def reserve(self, request: ExecuteRequest, fp: bytes | None, callback: dict[str, Any] | None = None, *,
                 resource: str | None = None, limit: int | None = None,
-                timeout: float | None = None) -> _Entry:
+                timeout: float | None = None, user: str | None = None, spill: bool = True) -> _Entry:
         """Register a quick task before its method runs; an explicit-style method may adopt it."""
         with self._lock:
             self._check_resource(resource, limit)
-            entry = self._create(request.task_id or new_task_id(), request.method, request.workflow_id, fp)
+            entry = self._create(request.task_id or new_task_id(), request.method, request.workflow_id, fp, user)
+            entry.spill = spill
             entry.status, entry.started, entry.adoptable = RUNNING, entry.created, True
             entry.callback, entry.resource, entry.limit, entry.timeout = callback, resource, limit, timeout
             if resource is not None:
@@ -594,7 +495,7 @@ class TaskManager:
             entry = self._entries.get(task_id)
             if entry is None:
                 raise TaskNotFound(task_id)
-            if entry.status in ACTIVE:
+            if entry.live:
                 if error is not None:
                     self._finish(entry, FAILED, None, error)
                 elif response is not None and response.status is FAILED:
@@ -603,10 +504,24 @@ class TaskManager:
                     if entry.adoptable:  # the method said 'running' but registered nothing itself
                         entry.adoptable = False
                 elif response is not None and response.output is None and output is None:
-                    self._finish(entry, COMPLETE, normalize_output(None, task_id), None)
+                    self._finish(entry, COMPLETE, None, None)
                 else:
-                    self._finish(entry, COMPLETE, normalize_output(output if response is None else response, task_id), None)
+                    self._finish(entry, COMPLETE, output if response is None else response, None)
             return entry.record()
+
+    async def settled(self, task_id: str, timeout: float = 60.0) -> None:
+        """Wait until a final state handed to the store is durable and visible."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                entry = self._entries.get(task_id)
+                if entry is None or not entry.closing:
+                    return
+                version = entry.version
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            await self.wait_for_change(task_id, version, left)
 
     # -- stopping ---------------------------------------------------------------------------
 
@@ -619,7 +534,8 @@ class TaskManager:
             if entry.status not in ACTIVE:
                 raise TaskConflict(f"task {task_id!r} has already finished ({entry.status.value})",
                                    task_id=task_id, status=entry.status)
-            self._request_stop(entry, reason)
+            if entry.live:
+                self._request_stop(entry, reason)
             return entry.record()
 
     def _request_stop(self, entry: _Entry, reason: str) -> None:
@@ -641,27 +557,28 @@ class TaskManager:
     @staticmethod
     def _stopped_outcome(entry: _Entry) -> tuple[TaskStatus, None, str | None]:
         reason = entry.cancel_reason or "cancelled"
-        if reason.startswith("timed out"):
+        if reason.startswith("timed out") or reason == SHUTDOWN_REASON:
             return FAILED, None, reason
         return CANCELLED, None, None if reason == "cancelled" else reason
 
     # -- ending -----------------------------------------------------------------------------
 
-    def _finish(self, entry: _Entry, status: TaskStatus, output: dict[str, Any] | None,
-                error: str | None) -> None:
-        if entry.status not in ACTIVE:
+    def _finish(self, entry: _Entry, status: TaskStatus, output: Any, error: str | None) -> None:
+        """End a task: hand its final row to the store; it becomes visible once durable (`_publish`)."""
+        if not entry.live:
             return
         if entry.cancel_reason is not None:  # ended because a stop was asked (or despite it)
             status, output, error = self._stopped_outcome(entry)
-        entry.status = status
-        entry.output = _dumps(output) if status is COMPLETE and output is not None else None
-        entry.error = error
+        stored, inline = None, False
         if status is COMPLETE:
-            entry.progress = 100.0
-        entry.finished = entry.touched = time.time()
-        entry.cancel_event = None
-        entry.job = None
-        entry.adoptable = False
+            try:
+                stored, inline = store_output(output, inline_max=self.inline_max_bytes, spill=entry.spill,
+                                              path_for=lambda name: self.output_path(entry.task_id, name))
+            except Exception as exc:  # noqa: BLE001 - an unusable result fails the task, not the service
+                logger.exception("task %s (%s): its result cannot be stored", entry.task_id, entry.method)
+                status, error = FAILED, f"the result cannot be stored: {type(exc).__name__}: {exc}"
+        interrupted = entry.cancel_reason == SHUTDOWN_REASON
+        entry.closing = True
         if entry.resource is not None:
             holders = self._holders.get(entry.resource)
             if holders is not None:
@@ -669,21 +586,65 @@ class TaskManager:
                     holders.remove(entry)
                 if not holders:
                     del self._holders[entry.resource]
-        self._finished[entry.task_id] = None
-        if self.observer is not None:
-            self.observer.finished(entry)
-        self._changed(entry)
-        if entry.callback is not None:
-            self._fire_callback(entry)
-        self._seal(entry)
-        self._prune(entry.finished)
+        now = time.time()
+        record = entry.build()
+        record.update(status=status.value, error=error, interrupted=interrupted, finished_at=iso(now),
+                      details=dict(entry.details) if entry.details else {})
+        if status is COMPLETE:
+            record["progress"] = 100
+        row = Row(task_id=entry.task_id, status=status.value, method=entry.method, workflow_id=entry.workflow_id,
+                  user=entry.user, created=to_micros(entry.created), started=_micros(entry.started),
+                  finished=to_micros(now), touched=now, record=dumps(record), output=stored,
+                  output_inline=inline, fingerprint=entry.fingerprint)
+        self._store.finish(row, lambda: self._publish(entry, status, stored, inline, error, interrupted, now))
+
+    def _publish(self, entry: _Entry, status: TaskStatus, output: bytes | None, inline: bool, error: str | None,
+                 interrupted: bool, now: float) -> None:
+        """Make a durable final state visible: waiters, listeners, callbacks, retention."""
+        with self._lock:
+            if entry.status not in ACTIVE:
+                return
+            entry.closing = False
+            entry.status = status
+            entry.output, entry.output_inline = output, inline
+            entry.error = error
+            entry.interrupted = interrupted
+            if status is COMPLETE:
+                entry.progress = 100.0
+            entry.finished = entry.touched = now
+            entry.cancel_event = None
+            entry.job = None
+            entry.adoptable = False
+            if self._entries.get(entry.task_id) is entry:
+                self._finished[entry.task_id] = None
+            if self.observer is not None:
+                self.observer.finished(entry)
+            self._changed(entry)
+            if entry.callback is not None:
+                self._fire_callback(entry)
+            self._seal(entry)
+            self._prune(now)
 
     @staticmethod
     def _seal(entry: _Entry) -> None:
         """Freeze a finished record as JSON: cheap to serve, nothing left for the GC to trace."""
         entry.final = None
-        entry.final = _dumps(entry._build())
+        entry.final = dumps(entry.build())
         entry.details = None
+
+    def _row(self, entry: _Entry) -> Row:
+        """The entry as its store keeps it."""
+        return Row(task_id=entry.task_id, status=entry.status.value, method=entry.method,
+                   workflow_id=entry.workflow_id, user=entry.user, created=to_micros(entry.created),
+                   started=_micros(entry.started), finished=_micros(entry.finished), touched=entry.touched,
+                   record=entry.record_json(), output=entry.output, output_inline=entry.output_inline,
+                   fingerprint=entry.fingerprint)
+
+    def _rows_of(self, task_ids: list[str]) -> list[Row]:
+        """Current rows of changed tasks, for a store that writes behind (not those still closing)."""
+        with self._lock:
+            entries = (self._entries.get(t) for t in task_ids)
+            return [self._row(e) for e in entries if e is not None and not e.closing]
 
     def _fire_callback(self, entry: _Entry) -> None:
         """Hook for callbacks on terminal states; see taskservice.callbacks."""
@@ -700,20 +661,24 @@ class TaskManager:
                 if entry.final is not None:
                     record = json.loads(entry.final)
                     record["callback_info"] = dict(info)
-                    entry.final = _dumps(record)
+                    entry.final = dumps(record)
                 self._changed(entry)
 
     def _touch(self, entry: _Entry) -> None:
-        if entry.status not in ACTIVE:
+        if entry.status not in ACTIVE and entry.task_id in self._finished:
             entry.touched = time.time()
             self._finished.move_to_end(entry.task_id)
+            self._store.touched(entry)
 
     def _prune(self, now: float) -> None:
         """Forget finished tasks past their TTL or over the count bound; never active ones."""
         finished = self._finished
+        dropped: list[_Entry] = []
         while finished and len(finished) > self.retention_max:
             task_id, _ = finished.popitem(last=False)
-            self._entries.pop(task_id, None)
+            entry = self._entries.pop(task_id, None)
+            if entry is not None:
+                dropped.append(entry)
         horizon = now - self.retention_ttl
         while finished:
             task_id = next(iter(finished))
@@ -721,7 +686,12 @@ class TaskManager:
             if entry is not None and entry.touched > horizon:
                 break
             finished.popitem(last=False)
-            self._entries.pop(task_id, None)
+            if entry is not None:
+                del self._entries[task_id]
+                dropped.append(entry)
+        if dropped:
+            self._index.forget(dropped)
+            self._store.forget([e.task_id for e in dropped])
 
     def prune(self) -> None:
         with self._lock:
@@ -731,6 +701,8 @@ class TaskManager:
 
     def _changed(self, entry: _Entry) -> None:
         entry.version += 1
+        self._index.changed(entry)
+        self._store.changed(entry)
         waiters = self._waiters.pop(entry.task_id, None)
         if waiters and self._loop is not None:
             for fut in waiters:
@@ -800,6 +772,35 @@ class TaskManager:
         with self._lock:
             return list(self._entries.values())
 
+    def query(self, conds: list[Condition], limit: int, offset: int = 0,
+              user: str | None = None) -> tuple[list[dict[str, Any]], int]:
+        """Matching records, newest first, and how many match in all; reads refresh retention.
+
+        Served by the index (about O(limit + log n)); conditions it cannot
+        serve filter the index-narrowed set. Call it off the event loop.
+        """
+        parts, total = self.query_json(conds, limit, offset, user)
+        return [json.loads(p) for p in parts], total
+
+    def query_json(self, conds: list[Condition], limit: int, offset: int = 0,
+                   user: str | None = None) -> tuple[list[bytes], int]:
+        """`query`, with each record as the JSON bytes it is kept as (nothing parsed again)."""
+        if user is not None:  # only the tasks of this user
+            conds = [*conds, ("user", "eq", user)]
+        match = matcher(conds)
+        entries = self._entries
+
+        def test(task_id: str) -> bool:
+            entry = entries.get(task_id)
+            return entry is not None and match(entry)
+
+        with self._lock:
+            ids, total = self._index.query(conds, limit, offset, test)
+            chosen = [entries[t] for t in ids if t in entries]
+            for entry in chosen:
+                self._touch(entry)
+            return [entry.record_json() for entry in chosen], total
+
     def records(self, entries: Iterable[_Entry]) -> list[dict[str, Any]]:
         with self._lock:
             out = []
@@ -822,6 +823,7 @@ class TaskManager:
                 "running_jobs": self._active_jobs,
                 "pending": len(self._pending),
                 "retained": len(self._finished),
+                "state_db": self._state_db,
                 "started_total": self._started_total,
                 "max_workers": self.max_workers,
             }
@@ -833,30 +835,84 @@ class TaskManager:
         return self._accepting
 
     def begin_shutdown(self) -> None:
-        """Stop taking work, cancel every active task, release long-poll waiters."""
+        """Stop taking work; tasks that never started end interrupted; release long-poll waiters.
+
+        Running tasks go on: `shutdown` gives them the grace period.
+        """
         with self._lock:
             if not self._accepting:
                 return
             self._accepting = False
-            for entry in list(self._entries.values()):
-                if entry.status in (PENDING, RUNNING):
-                    self._request_stop(entry, "cancelled")
+            for entry in list(self._pending):
+                if entry.live:
+                    self._request_stop(entry, SHUTDOWN_REASON)
             self._wake_all()
 
     def shutdown(self, grace: float) -> bool:
-        """Cancel everything and wait up to `grace` seconds; True when all stopped."""
+        """Let running tasks finish within `grace` seconds, then stop the rest as interrupted.
+
+        True when every task ended on its own or on its stop token; records of
+        tasks that ignore it are written as interrupted all the same.
+        """
         self.begin_shutdown()
         deadline = time.monotonic() + grace
         with self._lock:
+            while self._running() and time.monotonic() < deadline:
+                self._watchdog_cv.wait(min(0.05, max(deadline - time.monotonic(), 0)))
+            for entry in list(self._entries.values()):
+                if entry.live:
+                    self._request_stop(entry, SHUTDOWN_REASON)
+            deadline = time.monotonic() + min(STOP_WINDOW, max(grace, 0.5))
             while self._active_jobs and time.monotonic() < deadline:
                 self._watchdog_cv.wait(min(0.05, max(deadline - time.monotonic(), 0)))
             clean = self._active_jobs == 0
+            for entry in list(self._entries.values()):
+                if entry.live:  # ignored the stop (or explicit-style work nobody runs any more)
+                    self._finish(entry, FAILED, None, SHUTDOWN_REASON)
             self._closed = True
             self._watchdog_cv.notify_all()
         self._pool.shutdown()
+        self._store.close()
         if not clean:
             logger.warning("%d task(s) still running after the %.1f s grace period", self._active_jobs, grace)
         return clean
+
+    def _running(self) -> bool:
+        """Is any task still at work (pool jobs, or explicit-style tasks run by their own code)?"""
+        return self._active_jobs > 0 or any(e.live for e in self._entries.values())
+
+
+def open_store(location: str | Path) -> RecordStore:
+    """The store `SERVICE_STATE_DB` names: `:memory:` (nothing kept past the process) or an SQLite file."""
+    if str(location) == MEMORY:
+        return RecordStore()
+    return SqliteRecords(Path(location))
+
+
+def _micros(ts: float | None) -> int | None:
+    return None if ts is None else to_micros(ts)
+
+
+def _restore(row: Row) -> _Entry:
+    """An entry from a stored row: its record stays the JSON the store kept."""
+    record = json.loads(row.record)
+    entry = _Entry(row.task_id, row.method, row.workflow_id, row.fingerprint, row.user)
+    try:
+        entry.status = TaskStatus(row.status)
+    except ValueError:  # a status this version does not know: treat it as unfinished
+        entry.status = RUNNING
+    entry.created = row.created / 1_000_000
+    entry.started = None if row.started is None else row.started / 1_000_000
+    entry.finished = None if row.finished is None else row.finished / 1_000_000
+    entry.touched = row.touched
+    entry.progress = float(record.get("progress") or 0)
+    entry.error = record.get("error")
+    entry.interrupted = bool(record.get("interrupted"))
+    entry.callback_info = record.get("callback_info")
+    entry.output, entry.output_inline = row.output, row.output_inline
+    if entry.status not in ACTIVE:
+        entry.final = row.record
+    return entry
 
 
 def _wake(fut: asyncio.Future) -> None:

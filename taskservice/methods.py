@@ -30,6 +30,7 @@ class MethodOptions:
     resource: ResourceKey = None
     parameters: type[BaseModel] | None = None
     background: bool | None = None
+    spill: bool = True
 
 
 def method(
@@ -40,6 +41,7 @@ def method(
     resource: ResourceKey = None,
     parameters: type[BaseModel] | None = None,
     background: bool | None = None,
+    spill: bool = True,
 ) -> Callable[[Callable], Callable]:
     """Attach options to an `execute_<Method>` function.
 
@@ -47,9 +49,11 @@ def method(
     method itself); `resource` may be a callable `(request, params) -> key` so
     that, say, each motion stage is its own resource. With `queue=True` a task
     over the limit waits in `pending`; otherwise execute answers 409.
+    With `spill=False` a result larger than `SERVICE_INLINE_MAX_BYTES` stays
+    inline instead of going to a file in the task's folder.
     """
 
-    options = MethodOptions(timeout, concurrency, queue, resource, parameters, background)
+    options = MethodOptions(timeout, concurrency, queue, resource, parameters, background, spill)
 
     def attach(fn: Callable) -> Callable:
         fn.__taskservice_options__ = options  # type: ignore[attr-defined]

@@ -17,7 +17,7 @@ from typing import Any
 
 FIELDS = {
     "task_id": "task_id", "id": "task_id", "method": "method", "workflow_id": "workflow_id",
-    "status": "status", "state": "status", "progress": "progress",
+    "status": "status", "state": "status", "progress": "progress", "user": "user",
     "created_at": "created", "started_at": "started", "finished_at": "finished",
 }
 TIME_FIELDS = {"created", "started", "finished"}

@@ -21,6 +21,7 @@ from .app import create_app
 from .logs import configure as configure_logging
 from .manager import TaskManager
 from .settings import ServiceSettings
+from .version import version_text
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,10 @@ class _Server(uvicorn.Server):
 
 
 def run(service_module: ModuleType | Any, settings: ServiceSettings | None = None) -> None:
-    """Serve `service_module` on `HOST:PORT` until SIGTERM."""
+    """Serve `service_module` on `HOST:PORT` until SIGTERM (`python service.py --version` prints the version)."""
+    if sys.argv[1:] == ["--version"]:
+        print(version_text(Path(sys.argv[0]).name or "service"))
+        return
     settings = settings or ServiceSettings()
     configure_logging(settings.log_format, settings.log_level)
     app = create_app(service_module, settings=settings)
@@ -55,6 +59,9 @@ def run(service_module: ModuleType | Any, settings: ServiceSettings | None = Non
 def main(argv: list[str] | None = None) -> None:
     """`taskservice path/to/service.py`: serve a service file like `python service.py` does."""
     args = sys.argv[1:] if argv is None else argv
+    if args == ["--version"]:
+        print(version_text("taskservice"))
+        return
     if len(args) != 1:
         raise SystemExit("usage: taskservice path/to/service.py")
     path = Path(args[0]).resolve()

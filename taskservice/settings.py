@@ -29,6 +29,12 @@ class ServiceSettings(BaseSettings):
     shutdown_grace: float = Field(10, ge=0, description="Seconds running tasks get to stop on SIGTERM")
     max_wait: float = Field(60, ge=0, description="Cap of the long-poll `?wait=` on status")
     data_dir: Path = Field(Path("var/data"), description="Where tasks write their file outputs")
+    state_db: str | None = Field(
+        None, min_length=1,
+        description="SQLite file of the task records (default: tasks.sqlite3 in SERVICE_DATA_DIR); "
+                    "`:memory:` keeps them in memory only, lost on restart")
+    inline_max_bytes: int = Field(1 << 20, ge=0, description="A result whose JSON is larger goes to a file "
+                                                             "in its task's folder, returned by reference")
     method_options: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description='Per-method overrides as JSON, e.g. {"LongProcess": {"timeout": 60, "concurrency": 1, "queue": true}}',
@@ -37,3 +43,9 @@ class ServiceSettings(BaseSettings):
     log_level: str = "info"
     log_format: str = Field("console", pattern="^(console|json)$",
                             description="`console` (human-readable key=value) or `json` (one object per line)")
+
+    def state_db_location(self) -> str:
+        """Where the task records live: `:memory:` or the path of the SQLite file."""
+        if self.state_db == ":memory:":
+            return self.state_db
+        return str(Path(self.state_db).resolve()) if self.state_db else str((self.data_dir / "tasks.sqlite3").resolve())

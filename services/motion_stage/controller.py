@@ -157,10 +157,15 @@ class StageController:
         self._profile: Any = None
         self.system: Any = None
         self.info: dict[str, Any] = {}
+        self.connected = False   # tracked here: the .NET `Connected` property holds the GIL (see above)
+        self._io: Any = None
+        self._pm: Any = None
 
     # -- connection
-    def connect(self) -> dict[str, Any]:
+    def connect(self, address: str | None = None) -> dict[str, Any]:
         M = self.motion
+        if address:
+            self.settings.address = address
         self.system = M.System.Instance
         self.system.SetAddress(self.settings.address)
         deadline = time.monotonic() + self.settings.connect_timeout
@@ -176,16 +181,32 @@ class StageController:
                     err = _name(ax.TurnOnServo())
                     if err != "None":
                         logger.warning("axis %s: TurnOnServo -> %s", n, err)
+        self._io, self._pm = M.IO(), M.PowerMeter()
         self.info = {"backend": self.settings.backend, "dll_version": str(self.system.DllVersion),
-                     "address": self.settings.address}
+                     "system_version": str(self.system.SystemVersion), "address": self.settings.address}
+        self.connected = True
         return self.info
 
     def close(self) -> None:
+        """Stop everything, then drop the ADS connection (hardware routes answer 503 until reconnected)."""
         try:
-            self.stop_all()
+            if self.connected:
+                self.stop_all()
         finally:
+            self.connected = False
             if self.system is not None:
                 self.system.DisconnectAds()
+
+    def system_status(self) -> dict[str, Any]:
+        """Connection, versions, controller error and the emergency-stop input."""
+        if self.system is None or not self.connected:
+            return {"is_connected": False, "dll_version": None, "system_version": None, "is_error": False,
+                    "is_emergency_asserted": None, "error_message": ""}
+        is_error = bool(self.system.IsError())
+        return {"is_connected": True, "dll_version": str(self.system.DllVersion),
+                "system_version": str(self.system.SystemVersion), "is_error": is_error,
+                "is_emergency_asserted": bool(self.system.IsEmergencyAsserted()),   # a method, not a property
+                "error_message": _name(self.system.GetCurrentErrorCode()) if is_error else ""}
 
     def axis(self, n: int) -> Any:
         if n not in self._axes:
@@ -218,9 +239,10 @@ class StageController:
 
     def axis_state(self, n: int) -> dict[str, Any]:
         ax = self.axis(n)
+        err = ax.GetErrorCode()
         return {"axis": n, "name": AXIS_NAMES[n], "position": ax.GetActualPosition(),
                 "target_position": ax.GetTargetPosition(), "status": _name(ax.GetStatus()),
-                "error_code": _name(ax.GetErrorCode()), "moving": bool(ax.IsMoving()),
+                "error_code": _name(err), "error_value": int(err), "moving": bool(ax.IsMoving()),
                 "servo_on": bool(ax.IsServoOn()), "servo_alarm": bool(ax.IsServoAlarm())}
 
     def set_servo(self, n: int, on: bool) -> dict[str, Any]:
@@ -235,6 +257,63 @@ class StageController:
         if err != "None":
             raise VendorError("ResetError", err, n)
         return self.axis_state(n)
+
+    def stop_axis(self, n: int) -> dict[str, Any]:
+        err = _name(self.axis(n).Stop())
+        return {"success": err == "None", "axis": n, "error_code": err}
+
+    def stop_procedure(self, stage: str, procedure: str) -> dict[str, Any]:
+        obj = {"alignment": self.alignment, "angle_adjustment": self.angle_adjustment}.get(procedure)
+        target = obj(stage) if obj else self.profile()
+        return {"success": _name(target.Stop()) == "None", "stage": stage, "procedure": procedure}
+
+    def set_servos(self, axes: list[int], on: bool) -> dict[str, Any]:
+        """Servo on/off for several axes at once; `failed` maps axis -> vendor error code."""
+        failed = {}
+        for n in axes:
+            ax = self.axis(n)
+            err = _name(ax.TurnOnServo() if on else ax.TurnOffServo())
+            if err != "None":
+                failed[n] = err
+        return {"success": not failed, "axes": list(axes), "failed": failed}
+
+    def wait_ready(self, axes: list[int], timeout: float, cancel: threading.Event | None = None) -> dict[str, Any]:
+        """Poll until every axis reports InPosition (servo on, at rest), or `timeout` seconds."""
+        objs = {n: self.axis(n) for n in axes}
+        deadline = time.monotonic() + timeout
+        while True:
+            status = {n: _name(ax.GetStatus()) for n, ax in objs.items()}
+            waiting = [n for n, st in status.items() if st != "InPosition"]
+            if not waiting or time.monotonic() >= deadline or (cancel is not None and cancel.is_set()):
+                return {"success": not waiting, "axes": list(axes), "not_ready": {n: status[n] for n in waiting}}
+            time.sleep(self.poll)
+
+    def digital_output(self, channel: int, value: bool | None = None) -> bool:
+        """Set (when `value` is given) and read back a digital output port."""
+        if value is not None:
+            self._io.SetPortState(int(channel), bool(value))
+        return bool(self._io.GetPortState(self.motion.IO.DigitalIOType.Output, int(channel)))
+
+    def digital_outputs(self, channels: range) -> dict[str, bool]:
+        kind = self.motion.IO.DigitalIOType.Output
+        return {str(ch): bool(self._io.GetPortState(kind, ch)) for ch in channels}
+
+    def analog_input(self, channel: int) -> float:
+        return float(self._io.GetAnalogValue(self.motion.IO.AnalogIOType.Input, int(channel)))
+
+    def power(self, channel: int, *, range_name: str | None = None, wavelength: float | None = None) -> dict[str, Any]:
+        """Read the power meter (dBm), first applying a range (`Minus60`..`Plus20`, `Auto`) or wavelength."""
+        pm = self._pm
+        if range_name is not None:
+            err = _name(pm.SetRange(int(channel), getattr(self.motion.PowerMeter.AllowedRange, range_name)))
+            if err != "None":
+                raise VendorError("PowerMeter.SetRange", err, detail=f"channel {channel}")
+        if wavelength is not None:
+            err = _name(pm.SetWaveLength(int(channel), float(wavelength)))
+            if err != "None":
+                raise VendorError("PowerMeter.SetWaveLength", err, detail=f"channel {channel}")
+        return {"channel": channel, "value_dbm": float(pm.GetPower(int(channel))),
+                "range": _name(pm.GetRange(int(channel))), "wavelength_nm": float(pm.GetWavelength(int(channel)))}
 
     def stop_all(self, wait: bool = True) -> dict[str, Any]:
         """Stop every procedure and axis; with `wait`, until the hardware reports rest."""
@@ -307,7 +386,66 @@ class StageController:
             raise VendorError(op, status, axis, f"error code {code}, stopped at {pos:.3f}")
         if abs(pos - goal) > max(1e-3, 1e-6 * abs(goal)):
             raise VendorError(op, status, axis, f"stopped at {pos:.3f} before reaching {goal:.3f} (Stop from elsewhere)")
-        return report(pos, "Movement complete", 100.0)
+        done = report(pos, "Movement complete", 100.0)
+        return {**done, "success": True, "initial_position": start, "final_position": pos,
+                "execution_time": done["elapsed_time"]}
+
+    def move_line(self, axes: list[int], *, speed: float, target: list[float] | None = None,
+                  distance: list[float] | None = None, rotation_center: tuple[float, float, float] | None = None,
+                  cancel: threading.Event, progress: Progress) -> dict[str, Any]:
+        """Interpolated move of 2 (Axis2D) or 3 (Axis3D) axes along a straight line, absolute or relative."""
+        M = self.motion
+        objs = [self.axis(n) for n in axes]
+        op = f"Move{len(axes)}D"
+        line = M.Axis2D(*axes) if len(axes) == 2 else M.Axis3D(*axes)
+        for setter, value in (("SetSpeed", speed),):
+            err = _name(getattr(line, setter)(float(value)))
+            if err != "None":
+                raise VendorError(f"{op}.{setter}", err)
+        if rotation_center is not None and len(axes) == 3:
+            line.SetRotationCenter(*map(float, rotation_center))
+        start = [ax.GetActualPosition() for ax in objs]
+        goal = [float(v) for v in target] if target is not None else \
+            [p + float(d) for p, d in zip(start, distance or [0.0] * len(axes))]
+        err = _name(line.MoveAbsolute(*goal) if target is not None else line.MoveRelative(*map(float, distance or [])))
+        if err != "None":
+            raise VendorError(op, err, axes[0], f"axes {axes}")
+        t0 = time.monotonic()
+        span = math.dist(start, goal)
+
+        def report(pos: list[float], message: str, percent: float | None = None) -> dict[str, Any]:
+            done = math.dist(start, pos)
+            if percent is None:
+                percent = 100.0 if span == 0 else min(100.0, 100.0 * done / span)
+            details = {"axes": list(axes), "start_position": start, "current_position": pos,
+                       "target_position": goal, "travelled": done, "progress_percent": round(percent, 2),
+                       "elapsed_time": round(time.monotonic() - t0, 3), "message": message}
+            progress(percent, **details)
+            return details
+
+        while True:
+            if cancel.is_set():
+                line.Stop()
+                pos = [self._wait_axis_rest(ax) for ax in objs]
+                info = report(pos, f"Cancelled: axes {axes} stopped after travelling {math.dist(start, pos):.3f} "
+                                   f"of {span:.3f}")
+                raise Cancelled(info["message"], info)
+            moving = any(ax.IsMoving() for ax in objs)
+            pos = [ax.GetActualPosition() for ax in objs]
+            if not moving and (math.dist(pos, goal) <= 1e-3 or time.monotonic() - t0 > 4 * self.poll + 0.05):
+                break
+            if moving:
+                report(pos, "Movement in progress")
+            cancel.wait(self.poll)
+        for n, ax in zip(axes, objs):
+            status = _name(ax.GetStatus())
+            if status != "InPosition":
+                raise VendorError(op, status, n, f"error code {_name(ax.GetErrorCode())}")
+        if math.dist(pos, goal) > 1e-3 * len(axes):
+            raise VendorError(op, "InPosition", axes[0], f"stopped at {pos} before reaching {goal} (Stop from elsewhere)")
+        done = report(pos, "Movement complete", 100.0)
+        return {**done, "success": True, "initial_position": start, "final_position": pos,
+                "execution_time": done["elapsed_time"]}
 
     def _wait_axis_rest(self, ax: Any) -> float:
         """After Stop(): poll until the axis reports it is no longer moving (Stopping -> InPosition)."""

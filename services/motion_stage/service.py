@@ -13,43 +13,66 @@ with `MOTION_DLL_PATH` for the real controller; see README.md).
 from __future__ import annotations
 
 import csv
+import math
 import json
 import logging
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 try:
     import taskservice  # noqa: F401
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from taskservice import DataReference, ExecuteRequest, Task, TaskCancelled, method, run  # noqa: E402
+from taskservice import DataReference, ExecuteRequest, Task, TaskCancelled, method, run, task_manager  # noqa: E402
 from taskservice.data import file_reference  # noqa: E402
 
-from services.motion_stage.controller import (AXIS_NAMES, Cancelled, StageController, Trace,  # noqa: E402
-                                              load_motion, stage_of)
+from services.motion_stage.controller import (AXIS_NAMES, STAGES, Cancelled, StageController,  # noqa: E402
+                                              Trace, load_motion, stage_of)
+from services.motion_stage.errors import ControllerUnavailable  # noqa: E402
 from services.motion_stage.settings import MotionSettings  # noqa: E402
 
 logger = logging.getLogger("motion_stage")
 
 _controller: StageController | None = None
 _controller_lock = threading.Lock()
+_settings = MotionSettings()
 
 
-def controller() -> StageController:
-    """The connected controller (connected at startup, or on first use when run without the lifespan)."""
+def station() -> StageController:
+    """The controller object, connected at first use; it stays the same object across disconnects."""
     global _controller
     with _controller_lock:
         if _controller is None:
-            settings = MotionSettings()
-            ctl = StageController(load_motion(settings), settings)
+            ctl = StageController(load_motion(_settings), _settings)
             ctl.connect()
             _controller = ctl
         return _controller
+
+
+def controller() -> StageController:
+    """The connected controller, or ControllerUnavailable when it was disconnected."""
+    ctl = station()
+    if not ctl.connected:
+        raise ControllerUnavailable("motion controller is disconnected; POST /connection/connect first")
+    return ctl
+
+
+def health_details() -> dict[str, Any]:
+    """What /health adds: whether the controller is connected, and the exclusivity rule in force."""
+    ctl = _controller
+    return {"controller_connected": bool(ctl is not None and ctl.connected), "exclusivity": _settings.exclusivity}
+
+
+def extend_app(app: Any) -> None:
+    """Serve the EW51 daemon's REST API and position stream beside /control."""
+    from services.motion_stage.rest import mount
+    mount(app)
 
 
 def on_startup() -> None:
@@ -113,9 +136,29 @@ class AngleAdjustmentParams(_Params):
     angle_convergent_range_tx: float = Field(0.01, gt=0, description="deg")
     angle_convergent_range_ty: float = Field(0.01, gt=0, description="deg")
     angle_max_count: int = Field(5, ge=1, le=100)
+    contact_smoothing: int = Field(10, ge=0, le=10000, description="samples")
+    contact_sensitivity: int = Field(5, ge=0, le=10000)
+    angle_smoothing_tx: int = Field(30, ge=0, le=10000)
+    angle_smoothing_ty: int = Field(30, ge=0, le=10000)
+    angle_sensitivity_tx: int = Field(5, ge=0, le=10000)
+    angle_sensitivity_ty: int = Field(5, ge=0, le=10000)
+    angle_judge_count_tx: int = Field(2, ge=0, le=1000)
+    angle_judge_count_ty: int = Field(2, ge=0, le=1000)
+    angle_comparison_count: int = Field(2, ge=0, le=1000)
+    unlock_dout_control_on: bool = False
+    lock_unlock_adjust_enable: bool = False
+    lock_unlock_difference: float = Field(0.0, ge=0, le=1000)
 
     def vendor(self) -> dict[str, Any]:
-        return {"gap": self.gap, "signalLowerLimit": self.signal_lower_limit,
+        return {"contactSmoothing": self.contact_smoothing, "contactSensitivity": self.contact_sensitivity,
+                "angleSmoothingTx": self.angle_smoothing_tx, "angleSmoothingTy": self.angle_smoothing_ty,
+                "angleSensitivityTx": self.angle_sensitivity_tx, "angleSensitivityTy": self.angle_sensitivity_ty,
+                "angleJudgeCountTx": self.angle_judge_count_tx, "angleJudgeCountTy": self.angle_judge_count_ty,
+                "angleComparisonCount": self.angle_comparison_count,
+                "unlockDOutControlOn": self.unlock_dout_control_on,
+                "lockUnlockAdjustEnbale": self.lock_unlock_adjust_enable,   # the DLL's spelling
+                "lockUnlockDifference": self.lock_unlock_difference,
+                "gap": self.gap, "signalLowerLimit": self.signal_lower_limit,
                 "contactSearchRange": self.contact_search_range, "contactSearchSpeed": self.contact_search_speed,
                 "pushDistance": self.push_distance, "angleSearchRangeTx": self.angle_search_range_tx,
                 "angleSearchRangeTy": self.angle_search_range_ty, "angleSearchSpeedTx": self.angle_search_speed_tx,
@@ -180,12 +223,97 @@ class ProfileMeasurementParams(_Params):
     output_format: Literal["csv", "json"] = "csv"
 
 
+def _exclusive(stage: str) -> str:
+    """The resource a long operation holds: its stage, or the whole station (MOTION_EXCLUSIVITY)."""
+    return "station" if _settings.exclusivity == "station" else stage
+
+
 def _axis_stage(_: ExecuteRequest, params: Any) -> str:
-    return stage_of(params.axis)
+    return _exclusive(stage_of(params.axis))
+
+
+def _axes_stage(_: ExecuteRequest, params: Any) -> str:
+    return _exclusive(stage_of(params.axes[0]))
 
 
 def _stage(_: ExecuteRequest, params: Any) -> str:
-    return params.stage
+    return _exclusive(params.stage)
+
+
+def _one_stage(axes: list[int]) -> list[int]:
+    if any(not 1 <= n <= 12 for n in axes):
+        raise ValueError("axis numbers are 1..12")
+    if len(set(axes)) != len(axes):
+        raise ValueError("axes must be different axes")
+    if len({stage_of(n) for n in axes}) != 1:
+        raise ValueError("interpolated axes must belong to one stage (1-6 left, 7-12 right)")
+    return axes
+
+
+class Move2DParams(_Params):
+    axes: list[int] = Field(min_length=2, max_length=2, description="[main, sub] axis numbers on one stage")
+    x: float = Field(ge=-1e6, le=1e6, description="main target (relative: distance), um")
+    y: float = Field(ge=-1e6, le=1e6, description="sub target (relative: distance), um")
+    speed: float = Field(1000.0, gt=0, le=1e5, description="path speed, um/s")
+    relative: bool = False
+    angle_offset: float = Field(0.0, ge=-180, le=180, description="deg: the path is rotated about its start")
+
+    _axes = field_validator("axes")(lambda v: _one_stage(v))
+
+
+class Move3DParams(_Params):
+    axes: list[int] = Field(min_length=3, max_length=3, description="[x, y, z] axis numbers on one stage")
+    x: float = Field(ge=-1e6, le=1e6)
+    y: float = Field(ge=-1e6, le=1e6)
+    z: float = Field(ge=-1e6, le=1e6)
+    speed: float = Field(1000.0, gt=0, le=1e5, description="path speed, um/s")
+    relative: bool = False
+    rotation_center_x: float = Field(0.0, ge=-1e6, le=1e6, description="um")
+    rotation_center_y: float = Field(0.0, ge=-1e6, le=1e6, description="um")
+
+    _axes = field_validator("axes")(lambda v: _one_stage(v))
+
+
+class AxesParams(_Params):
+    axes: list[int] = Field(min_length=1, max_length=12, description="axis numbers 1-12")
+
+    @field_validator("axes")
+    @classmethod
+    def _valid(cls, v: list[int]) -> list[int]:
+        if any(not 1 <= n <= 12 for n in v):
+            raise ValueError("axis numbers are 1..12")
+        return v
+
+
+class ServoBatchParams(AxesParams):
+    on: bool
+
+
+class WaitReadyParams(AxesParams):
+    timeout: float = Field(10.0, gt=0, le=600, description="seconds")
+
+
+class DigitalOutputParams(_Params):
+    channel: int = Field(ge=1, le=2, description="1 left, 2 right contact-sensor lock")
+    value: bool | None = Field(None, description="set to this (true = locked); absent: read only")
+
+
+class AnalogInputParams(_Params):
+    channel: int = Field(ge=1, le=6, description="1-4 photodiodes, 5 left contact sensor, 6 right")
+
+
+PowerRange = Literal["Minus60", "Minus50", "Minus40", "Minus30", "Minus20", "Minus10", "Zero", "Plus10", "Plus20",
+                     "Auto"]
+
+
+class PowerParams(_Params):
+    channel: int = Field(1, ge=1, le=2)
+    range: PowerRange | None = Field(None, description="set the range first (vendor AllowedRange name)")
+    wavelength: float | None = Field(None, gt=0, lt=10000, description="set the wavelength first, nm")
+
+
+class ConnectParams(_Params):
+    address: str | None = Field(None, pattern=r"^\d{1,3}(\.\d{1,3}){5}$", description="AMS Net ID x.x.x.x.x.x")
 
 
 # ----------------------------------------------------------------------------------------- helpers
@@ -248,28 +376,51 @@ def execute_AngleAdjustment(request: ExecuteRequest, task: Task) -> dict[str, An
     """Bring the stage's Z into contact and make the surfaces parallel (phases Initializing, ContactingZ,
     AdjustingTx, AdjustingTy)."""
     p: AngleAdjustmentParams = task.params
+    ctl = controller()
+    signal_ch = STAGES[p.stage].contact_signal_ch
+    t0 = time.monotonic()
+    initial = ctl.analog_input(signal_ch)
     try:
-        result = controller().adjust_angle(p.stage, p.vendor(), cancel=task.cancel_event, progress=_reporter(task))
+        result = ctl.adjust_angle(p.stage, p.vendor(), cancel=task.cancel_event, progress=_reporter(task))
     except Cancelled as exc:
         _cancelled(task, exc)
-    task.progress(100.0, phase="Success", phase_description="Angle adjustment complete", progress_percent=100.0)
-    return {"stage": p.stage, **result}
+    final = ctl.analog_input(signal_ch)
+    task.progress(100.0, phase="Success", phase_description="Angle adjustment complete", progress_percent=100.0,
+                  message="Angle adjustment finished: Success")
+    return {"stage": p.stage, **result,
+            # the EW51 daemon's result fields
+            "success": True, "status_code": result["status"], "status_description": "Angle adjustment completed",
+            "phase_code": "NotAdjusting", "phase_description": "Finished", "initial_signal": initial,
+            "final_signal": final, "signal_improvement": final - initial,
+            "execution_time": round(time.monotonic() - t0, 3)}
 
 
 def _alignment(task: Task, focus: bool) -> DataReference:
     p: FlatAlignmentParams = task.params
+    t0 = time.monotonic()
+    initial_power = controller().power(p.pm_channel)["value_dbm"]
     try:
         result = controller().align(focus, p.stage, p.vendor(), wavelength=p.wavelength,
                                     cancel=task.cancel_event, progress=_reporter(task))
     except Cancelled as exc:
         _cancelled(task, exc)
     traces: dict[str, Trace] = result.pop("traces")
+    st = STAGES[p.stage]
+    final = result["final_positions"]
     summary = {"stage": p.stage, "kind": "focus" if focus else "flat", "peak_power_dbm": result["peak_power_dbm"],
-               "final_positions": result["final_positions"], "status": result["status"],
-               "points": {k: len(t) for k, t in traces.items()}}
+               "final_positions": final, "status": result["status"],
+               "points": {k: len(t) for k, t in traces.items()},
+               # the EW51 daemon's result fields
+               "success": True, "status_code": result["status"], "final_power": result["peak_power_dbm"],
+               "initial_power": initial_power, "power_improvement": result["peak_power_dbm"] - initial_power,
+               "peak_position_x": final[AXIS_NAMES[st.x]], "peak_position_y": final[AXIS_NAMES[st.y]],
+               "execution_time": round(time.monotonic() - t0, 3)}
+    if focus:
+        summary["peak_position_z"] = final[AXIS_NAMES[st.z]]
     path = _write_traces(task, "focus_alignment" if focus else "flat_alignment", traces, p.output_format,
                          ("main_position", "sub_position", "power_dbm"), summary)
     task.progress(100.0, phase="Success", phase_description="Alignment complete", progress_percent=100.0,
+                  message=f"{'Focus' if focus else 'Flat'} alignment finished: Success",
                   peak_power_dbm=result["peak_power_dbm"], final_positions=result["final_positions"])
     return file_reference(path, p.output_format, data=summary)
 
@@ -294,8 +445,10 @@ def execute_ProfileMeasurement(request: ExecuteRequest, task: Task) -> DataRefer
     p: ProfileMeasurementParams = task.params
     values = {"mainAxisNumber": p.axis, "signalCh1Number": p.signal_channel, "mainRange": p.range,
               "speed": p.speed}
+    ctl = controller()
+    start = ctl.axis(p.axis).GetActualPosition()
     try:
-        result = controller().measure_profile(values, cancel=task.cancel_event, progress=_reporter(task))
+        result = ctl.measure_profile(values, cancel=task.cancel_event, progress=_reporter(task))
     except Cancelled as exc:
         _cancelled(task, exc)
     trace: Trace = result["trace"]
@@ -311,8 +464,13 @@ def execute_ProfileMeasurement(request: ExecuteRequest, task: Task) -> DataRefer
     summary = {"axis": p.axis, "axis_name": AXIS_NAMES[p.axis], "points": len(trace), "packets": trace.packets,
                "signal_channel": p.signal_channel,
                "peak_position": trace.main[peak] if peak is not None else None,
-               "peak_signal": trace.signal[peak] if peak is not None else None}
-    task.progress(100.0, message="Profile measured", **summary)
+               "peak_signal": trace.signal[peak] if peak is not None else None,
+               # the EW51 daemon's result fields
+               "success": True, "total_points": len(trace), "peak_value": trace.signal[peak] if peak is not None else None,
+               "peak_index": peak, "main_axis_number": p.axis, "main_axis_initial_position": start,
+               "main_axis_final_position": ctl.axis(p.axis).GetActualPosition(), "signal_ch_number": p.signal_channel,
+               "scan_range": p.range, "scan_speed": p.speed}
+    task.progress(100.0, message="Profile measurement finished: Success", progress_percent=100.0, **summary)
     return file_reference(path, p.output_format, data=summary)
 
 
@@ -351,6 +509,146 @@ def execute_StopAll(request: ExecuteRequest) -> dict[str, Any]:
     Running tasks see their axes stop and end as failed with the vendor status; stop a task itself with
     POST /control/stop/{task_id} to end it as cancelled."""
     return controller().stop_all(wait=True)
+
+
+@method(parameters=Move2DParams, timeout=600, concurrency=1, resource=_axes_stage)
+def execute_Move2D(request: ExecuteRequest, task: Task) -> dict[str, Any]:
+    """Move two axes of one stage along a straight line (vendor Axis2D) to (x, y), or by it with `relative`."""
+    p: Move2DParams = task.params
+    start = [controller().axis(n).GetActualPosition() for n in p.axes]
+    dx, dy = (p.x, p.y) if p.relative else (p.x - start[0], p.y - start[1])
+    if p.angle_offset:
+        a = math.radians(p.angle_offset)
+        dx, dy = dx * math.cos(a) - dy * math.sin(a), dx * math.sin(a) + dy * math.cos(a)
+    try:
+        return controller().move_line(p.axes, speed=p.speed, distance=[dx, dy], cancel=task.cancel_event,
+                                      progress=_reporter(task))
+    except Cancelled as exc:
+        _cancelled(task, exc)
+        raise  # unreachable
+
+
+@method(parameters=Move3DParams, timeout=600, concurrency=1, resource=_axes_stage)
+def execute_Move3D(request: ExecuteRequest, task: Task) -> dict[str, Any]:
+    """Move three axes of one stage along a straight line (vendor Axis3D) to (x, y, z), or by it."""
+    p: Move3DParams = task.params
+    goal = [p.x, p.y, p.z]
+    try:
+        return controller().move_line(p.axes, speed=p.speed, target=None if p.relative else goal,
+                                      distance=goal if p.relative else None,
+                                      rotation_center=(p.rotation_center_x, p.rotation_center_y, 0.0),
+                                      cancel=task.cancel_event, progress=_reporter(task))
+    except Cancelled as exc:
+        _cancelled(task, exc)
+        raise  # unreachable
+
+
+@method(parameters=ServoBatchParams)
+def execute_SetServoBatch(request: ExecuteRequest) -> dict[str, Any]:
+    """Servo on/off for several axes in one call; `failed` names the axes the controller refused."""
+    p = ServoBatchParams.model_validate(request.parameters)
+    return controller().set_servos(p.axes, p.on)
+
+
+@method(parameters=WaitReadyParams)
+def execute_WaitServoReady(request: ExecuteRequest) -> dict[str, Any]:
+    """Wait until every listed axis is InPosition (servo on, at rest), up to `timeout` seconds."""
+    p = WaitReadyParams.model_validate(request.parameters)
+    return controller().wait_ready(p.axes, p.timeout)
+
+
+@method(parameters=DigitalOutputParams)
+def execute_DigitalOutput(request: ExecuteRequest) -> dict[str, Any]:
+    """Set (with `value`) and read a digital output: 1/2 lock the left/right contact sensor."""
+    p = DigitalOutputParams.model_validate(request.parameters)
+    return {"channel": p.channel, "value": controller().digital_output(p.channel, p.value)}
+
+
+@method(parameters=AnalogInputParams)
+def execute_AnalogInput(request: ExecuteRequest) -> dict[str, Any]:
+    """Read an analog input, volts (5/6: the left/right contact sensors)."""
+    p = AnalogInputParams.model_validate(request.parameters)
+    return {"channel": p.channel, "voltage": controller().analog_input(p.channel)}
+
+
+@method(parameters=PowerParams)
+def execute_PowerMeter(request: ExecuteRequest) -> dict[str, Any]:
+    """Read the power meter (dBm) at the current positions, optionally setting `range` and `wavelength` first."""
+    p = PowerParams.model_validate(request.parameters)
+    return controller().power(p.channel, range_name=p.range, wavelength=p.wavelength)
+
+
+def stop_every_task(reason: str = "cancelled") -> list[str]:
+    """Ask every active task of the service to stop; returns their ids."""
+    stopped = []
+    for entry in task_manager.entries():
+        if entry.status.value in ("pending", "running"):
+            try:
+                task_manager.stop(entry.task_id, reason)
+                stopped.append(entry.task_id)
+            except Exception:  # noqa: BLE001 - it finished meanwhile
+                pass
+    return stopped
+
+
+def execute_EmergencyStop(request: ExecuteRequest) -> dict[str, Any]:
+    """Cancel every running task and stop every axis and procedure now; answers once all is at rest."""
+    cancelled = stop_every_task()
+    result = controller().stop_all(wait=True)
+    return {"success": not result["still_moving"], "cancelled_tasks": cancelled, **result}
+
+
+@method(parameters=ConnectParams)
+def execute_Connect(request: ExecuteRequest) -> dict[str, Any]:
+    """Connect to the controller (optionally at another AMS Net ID); a no-op when already connected."""
+    p = ConnectParams.model_validate(request.parameters)
+    ctl = station()
+    if ctl.connected:
+        return {"success": True, "connected": True, "message": "Already connected", **ctl.info}
+    info = ctl.connect(p.address)
+    return {"success": True, "connected": True, "message": "Connected successfully", **info}
+
+
+def execute_Disconnect(request: ExecuteRequest) -> dict[str, Any]:
+    """Cancel running tasks, stop every axis, drop the connection; hardware operations then answer 503."""
+    ctl = station()
+    cancelled = stop_every_task()
+    if ctl.connected:
+        ctl.close()
+    return {"success": True, "connected": False, "cancelled_tasks": cancelled, "message": "Disconnected successfully"}
+
+
+@method(parameters=AxisParams)
+def execute_StopAxis(request: ExecuteRequest) -> dict[str, Any]:
+    """Stop one axis now (vendor Stop), outside any task; a task moving it ends failed at the rest position."""
+    p = AxisParams.model_validate(request.parameters)
+    return controller().stop_axis(p.axis)
+
+
+class StopProcedureParams(_Params):
+    stage: Stage
+    procedure: Literal["alignment", "angle_adjustment", "profile"]
+
+
+@method(parameters=StopProcedureParams)
+def execute_StopProcedure(request: ExecuteRequest) -> dict[str, Any]:
+    """Stop a stage's controller procedure now (vendor Stop), outside any task."""
+    p = StopProcedureParams.model_validate(request.parameters)
+    return controller().stop_procedure(p.stage, p.procedure)
+
+
+def execute_StationSnapshot(request: ExecuteRequest) -> dict[str, Any]:
+    """Every axis (position, moving, servo, error), digital outputs 1-2, analog inputs 1-6, power meter."""
+    ctl = controller()
+    return {"axes": {str(n): ctl.axis_state(n) for n in AXIS_NAMES},
+            "digital_outputs": ctl.digital_outputs(range(1, 3)),
+            "analog_inputs": {str(ch): ctl.analog_input(ch) for ch in range(1, 7)},
+            "power_meter": ctl.power(_settings.ws_power_meter_channel)}
+
+
+def execute_ConnectionStatus(request: ExecuteRequest) -> dict[str, Any]:
+    """Connected or not, DLL and controller versions, controller error, emergency-stop input."""
+    return station().system_status()
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Settings of the motion-stage service (environment variables with the prefix `MOTION_`).
 
 Examples: `MOTION_BACKEND=dotnet MOTION_DLL_PATH=C:/srgmc/srgmc.dll MOTION_RUNTIME=coreclr`,
-`MOTION_POLL_INTERVAL=0.05`, simulator knobs as `MOTION_SIM__PEAK_X=20 MOTION_SIM__LINEAR_ACCEL=20000`.
+`MOTION_POLL_INTERVAL=0.05`, `MOTION_EXCLUSIVITY=station`, `MOTION_WS_RATE_HZ=20`, simulator knobs as `MOTION_SIM__PEAK_X=20 MOTION_SIM__LINEAR_ACCEL=20000`.
 """
 
 from __future__ import annotations
@@ -28,4 +28,9 @@ class MotionSettings(BaseSettings):
     stop_timeout: float = Field(15.0, gt=0)           # how long to wait for the hardware to report stopped
     servo_on_at_connect: bool = True
     wavelength_nm: float = Field(1310.0, gt=0)
+    # one long operation per stage (left/right run side by side), or one on the whole station
+    exclusivity: Literal["stage", "station"] = "stage"
+    ws_rate_hz: float = Field(10.0, gt=0, le=1000)    # position_update messages per second on /ws
+    ws_power_meter_channel: int = Field(1, ge=1, le=2)  # power meter channel streamed on /ws
+    servo_ready_timeout: float = Field(10.0, gt=0)    # /servo/wait_ready gives up after this long
     sim: SimConfig = Field(default_factory=SimConfig)

@@ -265,6 +265,9 @@ class SimulatedHardware:
         self.connect_at: float | None = None
         self.rng = random.Random(self.cfg.seed)
         self.wavelength: dict[int, float] = {}
+        self.pm_range: dict[int, str] = {}
+        self.dout: dict[int, bool] = {}
+        self.aout: dict[int, float] = {}
         self.emergency = False
 
     # -- clock and state
@@ -345,14 +348,59 @@ class SimulatedHardware:
             ax.move = _Move(self.now(), ax.pos, target, speed or ax.max_speed, ax.accel, ax.decel, hit)
             return "None"
 
-    def stop(self, n: int) -> str:
+    def start_line(self, targets: dict[int, float], speed: float | None = None,
+                   accel: float | None = None, decel: float | None = None) -> str:
+        """Begin an interpolated move of several axes along a straight line (Axis2D/Axis3D).
+
+        Every axis gets the same trapezoid in time, scaled by its share of the path, so the tool point
+        stays on the line while accelerating, cruising, decelerating and when stopped part way.
+        """
+        with self.lock:
+            for n in targets:
+                if n not in self.axes:
+                    return "Parameter"
+                ax = self.axes[n]
+                self._settle(ax)
+                if not self.connected:
+                    return "NotConnected"
+                if ax.alarm:
+                    return "ServoAlarm"
+                if not ax.servo:
+                    return "ServoOff"
+                if ax.move is not None:
+                    return "Moving"
+            if not all(math.isfinite(t) for t in targets.values()):
+                return "Parameter"
+            for n, t in targets.items():
+                if abs(t) > self.axes[n].limit:
+                    self.axes[n].error = "Limit"
+                    return "Limit"
+            deltas = {n: t - self.axes[n].pos for n, t in targets.items()}
+            length = math.sqrt(sum(d * d for d in deltas.values()))
+            if length == 0:
+                return "None"
+            v = speed or min(self.axes[n].max_speed for n in targets)
+            a = accel or min(self.axes[n].accel for n in targets)
+            d = decel or min(self.axes[n].decel for n in targets)
+            now = self.now()
+            for n, delta in deltas.items():
+                ax = self.axes[n]
+                ax.limit_state, ax.error = None, "None"
+                share = abs(delta) / length
+                if share == 0:
+                    continue
+                ax.move = _Move(now, ax.pos, targets[n], v * share, a * share, d * share)
+            return "None"
+
+    def stop(self, n: int, now: float | None = None) -> str:
         with self.lock:
             ax = self.axes[n]
-            self._settle(ax)
+            now = self.now() if now is None else now
+            self._settle(ax, now)
             if not self.connected:
                 return "NotConnected"
             if ax.move is not None:
-                ax.move.stop(self.now())
+                ax.move.stop(now)
             return "None"
 
     def servo(self, n: int, on: bool) -> str:
@@ -671,6 +719,9 @@ class _AlignmentRun(_Procedure):
         raise _Abort("PeakSearchCountOver", ax_x)
 
 
+_CONTACT_CLEARANCE_UM = 10.0   # how far past the push distance Z lifts before searching for contact again
+
+
 class _AngleRun(_Procedure):
     running_status = "Adjusting"
     idle_phase = "NotAdjusting"
@@ -685,8 +736,9 @@ class _AngleRun(_Procedure):
         self.phase = "ContactingZ"
         threshold = max(p.signalLowerLimit, 1e-6)
         z0 = hw.position(z)
-        if hw.contact_volts(z) >= threshold:     # already touching: back off first
-            self.move(z, z0 - p.contactSearchRange / 2, p.contactSearchSpeed)
+        if hw.contact_volts(z) >= threshold:     # already touching: lift just clear of the surface first
+            lift = min(p.contactSearchRange / 2, 2 * p.pushDistance + _CONTACT_CLEARANCE_UM)
+            self.move(z, z0 - lift, p.contactSearchSpeed)
             z0 = hw.position(z)
         lo, hi = z0, z0 + p.contactSearchRange
         z_touch = None
@@ -1194,58 +1246,285 @@ class Profile:
         return self._run.packet("Profile", index, self.ProfileData)
 
 
+class _Interpolated:
+    """Shared behaviour of `Axis2D` and `Axis3D`: several axes moved along one straight line."""
+
+    ErrorCode = AxisComponents.ErrorCode
+    _hw: SimulatedHardware
+    _axes: tuple[int, ...]
+
+    def _init(self, numbers: tuple[int, ...]) -> None:
+        for n in numbers:
+            if isinstance(n, bool) or not isinstance(n, int):
+                raise TypeError(f"{type(self).__name__}(uint16, ...)")
+            if not 0 <= n <= 0xFFFF:
+                raise OverflowError("value out of range for uint16")
+        self._axes = numbers
+        self._speed: float | None = None
+        self._accel: float | None = None
+        self._decel: float | None = None
+        self._error = "None"
+
+    def _err(self, name: str):
+        self._error = name
+        return AxisComponents.ErrorCode[name]
+
+    def _move(self, targets: tuple[float, ...]):
+        if len(set(self._axes)) != len(self._axes) or any(n not in self._hw.axes for n in self._axes):
+            return self._err("Parameter")
+        return self._err(self._hw.start_line(dict(zip(self._axes, map(float, targets))), self._speed,
+                                             self._accel, self._decel))
+
+    def _relative(self, distances: tuple[float, ...]):
+        with self._hw.lock:
+            if any(n not in self._hw.axes for n in self._axes):
+                return self._err("Parameter")
+            here = [self._hw.position(n) for n in self._axes]
+            return self._move(tuple(h + float(d) for h, d in zip(here, distances)))
+
+    def _positions(self, target: bool) -> list[float]:
+        out = []
+        with self._hw.lock:
+            now = self._hw.now()   # one controller cycle: every axis latched at the same instant
+            for n in self._axes:
+                ax = self._hw.axes.get(n)
+                if ax is None:
+                    out.append(0.0)
+                    continue
+                self._hw._settle(ax)
+                out.append((ax.move.target if ax.move else ax.pos) if target else self._hw.position(n, now))
+        return out
+
+    def GetAxisNumber(self) -> list[int]:  # noqa: N802
+        return list(self._axes)
+
+    def Stop(self):  # noqa: N802
+        with self._hw.lock:
+            now = self._hw.now()   # every axis starts braking in the same cycle: the path stays on the line
+            for n in self._axes:
+                if n in self._hw.axes:
+                    self._hw.stop(n, now)
+        return self._err("None" if self._hw.connected else "NotConnected")
+
+    def IsMoving(self) -> bool:  # noqa: N802
+        return any(self._hw.moving(n) for n in self._axes if n in self._hw.axes)
+
+    def _set(self, attr: str, value: float):
+        if not value > 0:
+            return self._err("Parameter")
+        setattr(self, attr, float(value))
+        return self._err("None")
+
+    def SetSpeed(self, speed: float):  # noqa: N802
+        return self._set("_speed", speed)
+
+    def SetAccelRate(self, rate: float):  # noqa: N802
+        return self._set("_accel", rate)
+
+    def SetDecelRate(self, rate: float):  # noqa: N802
+        return self._set("_decel", rate)
+
+    def GetErrorCode(self):  # noqa: N802
+        return AxisComponents.ErrorCode[self._error]
+
+    def GetStatus(self):  # noqa: N802
+        """The most significant status among the axes (an alarm or servo-off wins over motion)."""
+        order = ["NotConnected", "ServoAlarm", "ServoOff", "CwLimit", "CcwLimit", "Moving", "Stopping", "InPosition"]
+        found = [self._hw.status(n) for n in self._axes if n in self._hw.axes] or ["NotConnected"]
+        return AxisComponents.Status[min(found, key=lambda st: order.index(st) if st in order else 0)]
+
+
+class Axis2D(_Interpolated):
+    """`SurugaSeiki.Motion.Axis2D(uint16 main, uint16 sub)`: 2-axis linear interpolation."""
+
+    Point = _struct("Point", "float64 X Y")
+
+    def __init__(self, mainStageNumber: int, subStageNumber: int) -> None:  # noqa: N803
+        self._init((mainStageNumber, subStageNumber))
+
+    def SetAxisNumber(self, mainStageNumber: int, subStageNumber: int):  # noqa: N802, N803
+        self._init((mainStageNumber, subStageNumber))
+        return self._err("None")
+
+    def MoveAbsolute(self, x, y=None):  # noqa: N802
+        return self._move((x.X, x.Y) if y is None else (x, y))
+
+    def MoveRelative(self, x, y=None):  # noqa: N802
+        return self._relative((x.X, x.Y) if y is None else (x, y))
+
+    def MoveAbsoluteAngle(self, mainTargetPosition: float, subAngle: float):  # noqa: N802, N803
+        """Move `main` to its target while `sub` follows the line at `subAngle` degrees."""
+        here = self._positions(False)
+        d = float(mainTargetPosition) - here[0]
+        return self._move((float(mainTargetPosition), here[1] + d * math.tan(math.radians(subAngle))))
+
+    def MoveRelativeAngle(self, mainDistance: float, subAngle: float):  # noqa: N802, N803
+        d = float(mainDistance)
+        return self._relative((d, d * math.tan(math.radians(subAngle))))
+
+    def _point(self, values: list[float]):
+        p = self.Point()
+        p.X, p.Y = values
+        return p
+
+    def GetTargetPosition(self):  # noqa: N802
+        return self._point(self._positions(True))
+
+    def GetActualPosition(self):  # noqa: N802
+        return self._point(self._positions(False))
+
+
+class Axis3D(_Interpolated):
+    """`SurugaSeiki.Motion.Axis3D(uint16 x, uint16 y, uint16 z)`: 3-axis linear interpolation."""
+
+    Point3D = _struct("Point3D", "float64 X Y Z")
+    RotationCenter = _struct("RotationCenter", "uint16 mainStageNumberX mainStageNumberY mainStageNumberZ "
+                                               "subStageNumberX subStageNumberY subStageNumberZ;"
+                                               "float64 offsetX offsetY offsetZ")
+
+    def __init__(self, mainStageNumberX: int, mainStageNumberY: int, mainStageNumberZ: int) -> None:  # noqa: N803
+        self._init((mainStageNumberX, mainStageNumberY, mainStageNumberZ))
+        self._rotation = (0.0, 0.0, 0.0)
+
+    def SetAxisNumber(self, x: int, y: int, z: int):  # noqa: N802
+        self._init((x, y, z))
+        return self._err("None")
+
+    def SetStageNumber(self, x: int, y: int, z: int):  # noqa: N802
+        return self.SetAxisNumber(x, y, z)
+
+    def SetSubStageNumber(self, x: int, y: int, z: int):  # noqa: N802
+        return self._err("None")
+
+    def SetRotationCenter(self, rotationOffsetX: float, rotationOffsetY: float,  # noqa: N802, N803
+                          rotationOffsetZ: float):  # noqa: N803
+        self._rotation = (float(rotationOffsetX), float(rotationOffsetY), float(rotationOffsetZ))
+        return self._err("None")
+
+    def _dout(self, args: tuple) -> tuple:
+        """Trailing (dOutId, onDelay, offDelay): the output is on while the move runs."""
+        if len(args) == 3:
+            dout_id = int(args[0])
+            if dout_id:
+                self._hw.dout[dout_id] = True
+        return args
+
+    def MoveAbsolute(self, *args):  # noqa: N802
+        if args and isinstance(args[0], _Struct):
+            point, rest = args[0], args[1:]
+            xyz = (point.X, point.Y, point.Z)
+        else:
+            xyz, rest = args[:3], args[3:]
+        err = self._move(tuple(xyz))
+        if str(err) == "None":
+            self._dout(rest)
+        return err
+
+    def MoveRelative(self, *args):  # noqa: N802
+        if args and isinstance(args[0], _Struct):
+            point, rest = args[0], args[1:]
+            xyz = (point.X, point.Y, point.Z)
+        else:
+            xyz, rest = args[:3], args[3:]
+        err = self._relative(tuple(xyz))
+        if str(err) == "None":
+            self._dout(rest)
+        return err
+
+    def _point(self, values: list[float]):
+        p = self.Point3D()
+        p.X, p.Y, p.Z = values
+        return p
+
+    def GetTargetPosition(self):  # noqa: N802
+        return self._point(self._positions(True))
+
+    def GetActualPosition(self):  # noqa: N802
+        return self._point(self._positions(False))
+
+
 class IO:
-    """`SurugaSeiki.Motion.IO()`: digital and analog ports."""
+    """`SurugaSeiki.Motion.IO()`: digital and analog ports (state lives in the controller, not the object)."""
 
     DigitalIOType = _enum("DigitalIOType", "Input Output")
     AnalogIOType = _enum("AnalogIOType", "Input Output")
     RepetitionCountForever = 0xFFFF
     _hw: SimulatedHardware
 
-    def __init__(self) -> None:
-        self._ports: dict[int, bool] = {}
-
     def GetPortState(self, iOType, id: int) -> bool:  # noqa: N802, N803, A002
-        return self._ports.get(id, False)
+        if str(iOType) == "Output":
+            return self._hw.dout.get(int(id), False)
+        return self._hw.analog(5 if id == 1 else 6) > 0 if id in (1, 2) else False  # contact detected
 
     def SetPortState(self, id: int, portState: bool) -> None:  # noqa: N802, N803, A002
-        self._ports[id] = bool(portState)
+        self._hw.dout[int(id)] = bool(portState)
+
+    def SetPulseOutput(self, id: int, delayTime: int, highWidth: int, lowWidth: int,  # noqa: N802, N803, A002
+                       repetitionCount: int) -> None:  # noqa: N803
+        self._hw.dout[int(id)] = False
 
     def GetAnalogValue(self, iOType, id: int) -> float:  # noqa: N802, N803, A002
-        return self._hw.analog(id)
+        if str(iOType) == "Output":
+            return self._hw.aout.get(int(id), 0.0)
+        return self._hw.analog(int(id))
 
     def SetAnalogValue(self, id: int, setValue: float) -> None:  # noqa: N802, N803, A002
-        pass
+        self._hw.aout[int(id)] = float(setValue)
 
 
 class PowerMeter:
-    """`SurugaSeiki.Motion.PowerMeter()`: optical power in dBm."""
+    """`SurugaSeiki.Motion.PowerMeter()`: optical power in dBm at the current stage positions.
+
+    The reading is clipped to the selected range's full scale (Auto follows the signal); a channel
+    beyond `System.MaxPowerMeterChNumber` answers `ChannelOutOfRange` on setters and NaN on reads.
+    """
 
     ErrorCode = _enum("ErrorCode", "None ChannelOutOfRange Invalid")
     AllowedRange = _enum("AllowedRange", [("Minus60", 0xFFC4), ("Minus50", 0xFFCE), ("Minus40", 0xFFD8),
                                           ("Minus30", 0xFFE2), ("Minus20", 0xFFEC), ("Minus10", 0xFFF6),
                                           ("Zero", 0), ("Plus10", 10), ("Plus20", 20), ("Auto", 0x7FFF),
                                           ("Invalid", 0x8000)])
+    _FULL_SCALE = {"Minus60": -60, "Minus50": -50, "Minus40": -40, "Minus30": -30, "Minus20": -20,
+                   "Minus10": -10, "Zero": 0, "Plus10": 10, "Plus20": 20}
     _hw: SimulatedHardware
 
+    def _valid(self, ch: int) -> bool:
+        return 1 <= int(ch) <= System.MaxPowerMeterChNumber
+
     def GetPower(self, ch: int) -> float:  # noqa: N802
-        return self._hw.power_dbm()
+        if not self._valid(ch):
+            return math.nan
+        dbm = self._hw.power_dbm()
+        full = self._FULL_SCALE.get(self._hw.pm_range.get(int(ch), "Auto"))
+        return dbm if full is None else min(dbm, full + 3.0)   # over range: the meter saturates
 
     def GetRange(self, ch: int):  # noqa: N802
-        return self.AllowedRange.Auto
+        if not self._valid(ch):
+            return self.AllowedRange.Invalid
+        return self.AllowedRange[self._hw.pm_range.get(int(ch), "Auto")]
 
     def GetWavelength(self, ch: int) -> float:  # noqa: N802
-        return self._hw.wavelength.get(ch, 1310.0)
+        return self._hw.wavelength.get(int(ch), 1310.0) if self._valid(ch) else math.nan
 
     def SetRange(self, ch: int, range):  # noqa: N802, A002
+        if not self._valid(ch):
+            return self.ErrorCode.ChannelOutOfRange
+        name = str(range)
+        if name not in self._FULL_SCALE and name != "Auto":
+            return self.ErrorCode.Invalid
+        self._hw.pm_range[int(ch)] = name
         return _none(self.ErrorCode)
 
     def SetWaveLength(self, ch: int, waveLength: float):  # noqa: N802, N803
-        self._hw.wavelength[ch] = float(waveLength)
+        if not self._valid(ch):
+            return self.ErrorCode.ChannelOutOfRange
+        if not 0 < float(waveLength) < 10000:
+            return self.ErrorCode.Invalid
+        self._hw.wavelength[int(ch)] = float(waveLength)
         return _none(self.ErrorCode)
 
 
-_VENDOR_CLASSES = (System, AxisComponents, Alignment, AngleAdjustment, Profile, IO, PowerMeter)
+_VENDOR_CLASSES = (System, AxisComponents, Axis2D, Axis3D, Alignment, AngleAdjustment, Profile, IO, PowerMeter)
 
 
 def create(config: SimConfig | None = None, hardware: SimulatedHardware | None = None) -> types.SimpleNamespace:

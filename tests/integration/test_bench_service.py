@@ -20,6 +20,7 @@ HEADINGS = [
     "== 1. Throughput",
     "== 2. Task start latency",
     "== 3. Memory",
+    "== 4. Task queries",
     "== Summary",
 ]
 FIGURES = [
@@ -31,6 +32,8 @@ FIGURES = [
     "execute (Noop, 202) / ping req/s",
     "status / ping req/s",
     "task start latency p50",
+    "query (status=complete, limit=50) / status p50",
+    "status p50 under a query loop / idle",
 ]
 
 

@@ -1,5 +1,6 @@
 // A small C# stand-in for the part of srgmc.dll (SurugaSeiki.Motion) that the bridge test drives:
-// System (singleton, asynchronous connection), AxisComponents (moves, async Stop, servo, error codes).
+// System (singleton, asynchronous connection), AxisComponents (moves, async Stop, servo, error codes),
+// Axis2D/Axis3D (straight-line interpolation over the same axes), IO (ports) and PowerMeter (range, wavelength).
 // Compiled by the test with `mcs -target:library -out:<tmp>/srgmc.dll SrgmcStandIn.cs`; never commit the DLL.
 // Names, enum members and values follow the public API surface of srgmc.dll v1.3.3.0.
 // Note: inside this namespace `System` is the vendor's class, so the BCL is spelled `global::System`.
@@ -97,6 +98,42 @@ namespace SurugaSeiki.Motion
             }
         }
 
+        // several axes on one straight line: same start time, speeds and decelerations scaled by path share
+        internal static ErrorCode StartLine(ushort[] axes, double[] targets, double speed)
+        {
+            var comps = new AxisComponents[axes.Length];
+            double len = 0;
+            for (int i = 0; i < axes.Length; i++)
+            {
+                comps[i] = new AxisComponents(axes[i]);
+                lock (comps[i].s)
+                {
+                    comps[i].Update();
+                    if (!System.Instance.Connected) return ErrorCode.NotConnected;
+                    if (!comps[i].s.Servo) return ErrorCode.ServoOff;
+                    if (comps[i].s.Moving) return ErrorCode.Moving;
+                    if (global::System.Math.Abs(targets[i]) > Limit) return ErrorCode.Limit;
+                    double d = targets[i] - comps[i].s.Pos;
+                    len += d * d;
+                }
+            }
+            len = global::System.Math.Sqrt(len);
+            if (len == 0) return ErrorCode.None;
+            double t0 = Now;
+            for (int i = 0; i < axes.Length; i++)
+            {
+                State st = comps[i].s;
+                lock (st)
+                {
+                    double share = global::System.Math.Abs(targets[i] - st.Pos) / len;
+                    if (share == 0) continue;
+                    st.Start = st.Pos; st.Target = targets[i]; st.T0 = t0; st.StopT = -1; st.Moving = true;
+                    st.Speed = speed * share; st.Decel = 1000 * share; st.Error = ErrorCode.None;
+                }
+            }
+            return ErrorCode.None;
+        }
+
         public ErrorCode MoveAbsolute(double position) { return Begin(position); }
         public ErrorCode MoveRelative(double distance) { lock (s) { Update(); return Begin(s.Pos + distance); } }
         public ErrorCode ReturnOrigin() { return Begin(0); }
@@ -142,6 +179,111 @@ namespace SurugaSeiki.Motion
                 if (s.Moving) return s.StopT >= 0 ? Status.Stopping : Status.Moving;
                 return Status.InPosition;
             }
+        }
+    }
+    public class Axis2D
+    {
+        public struct Point { public double X; public double Y; }
+        ushort[] axes;
+        double speed = 1000;
+
+        public Axis2D(ushort mainStageNumber, ushort subStageNumber) { axes = new[] { mainStageNumber, subStageNumber }; }
+        public AxisComponents.ErrorCode SetAxisNumber(ushort main, ushort sub) { axes = new[] { main, sub }; return AxisComponents.ErrorCode.None; }
+        public ushort[] GetAxisNumber() { return axes; }
+        public AxisComponents.ErrorCode SetSpeed(double v) { if (v <= 0) return AxisComponents.ErrorCode.Parameter; speed = v; return AxisComponents.ErrorCode.None; }
+        public AxisComponents.ErrorCode SetAccelRate(double r) { return AxisComponents.ErrorCode.None; }
+        public AxisComponents.ErrorCode SetDecelRate(double r) { return AxisComponents.ErrorCode.None; }
+        public AxisComponents.ErrorCode MoveAbsolute(double x, double y) { return AxisComponents.StartLine(axes, new[] { x, y }, speed); }
+        public AxisComponents.ErrorCode MoveAbsolute(Point p) { return MoveAbsolute(p.X, p.Y); }
+        public AxisComponents.ErrorCode MoveRelative(double dx, double dy)
+        {
+            Point p = GetActualPosition();
+            return MoveAbsolute(p.X + dx, p.Y + dy);
+        }
+        public AxisComponents.ErrorCode MoveRelative(Point d) { return MoveRelative(d.X, d.Y); }
+        public AxisComponents.ErrorCode Stop() { foreach (var n in axes) new AxisComponents(n).Stop(); return AxisComponents.ErrorCode.None; }
+        public bool IsMoving() { foreach (var n in axes) if (new AxisComponents(n).IsMoving()) return true; return false; }
+        public Point GetActualPosition() { return new Point { X = new AxisComponents(axes[0]).GetActualPosition(), Y = new AxisComponents(axes[1]).GetActualPosition() }; }
+        public Point GetTargetPosition() { return new Point { X = new AxisComponents(axes[0]).GetTargetPosition(), Y = new AxisComponents(axes[1]).GetTargetPosition() }; }
+        public AxisComponents.ErrorCode GetErrorCode() { return new AxisComponents(axes[0]).GetErrorCode(); }
+        public AxisComponents.Status GetStatus() { return new AxisComponents(axes[0]).GetStatus(); }
+    }
+
+    public class Axis3D
+    {
+        public struct Point3D { public double X; public double Y; public double Z; }
+        public struct RotationCenter
+        {
+            public ushort mainStageNumberX, mainStageNumberY, mainStageNumberZ, subStageNumberX, subStageNumberY, subStageNumberZ;
+            public double offsetX, offsetY, offsetZ;
+        }
+        ushort[] axes;
+        double speed = 1000;
+
+        public Axis3D(ushort x, ushort y, ushort z) { axes = new[] { x, y, z }; }
+        public ushort[] GetAxisNumber() { return axes; }
+        public AxisComponents.ErrorCode SetSpeed(double v) { if (v <= 0) return AxisComponents.ErrorCode.Parameter; speed = v; return AxisComponents.ErrorCode.None; }
+        public AxisComponents.ErrorCode SetRotationCenter(double dx, double dy, double dz) { return AxisComponents.ErrorCode.None; }
+        public AxisComponents.ErrorCode MoveAbsolute(double x, double y, double z) { return AxisComponents.StartLine(axes, new[] { x, y, z }, speed); }
+        public AxisComponents.ErrorCode MoveAbsolute(Point3D p) { return MoveAbsolute(p.X, p.Y, p.Z); }
+        public AxisComponents.ErrorCode MoveRelative(double dx, double dy, double dz)
+        {
+            Point3D p = GetActualPosition();
+            return MoveAbsolute(p.X + dx, p.Y + dy, p.Z + dz);
+        }
+        public AxisComponents.ErrorCode Stop() { foreach (var n in axes) new AxisComponents(n).Stop(); return AxisComponents.ErrorCode.None; }
+        public bool IsMoving() { foreach (var n in axes) if (new AxisComponents(n).IsMoving()) return true; return false; }
+        public Point3D GetActualPosition()
+        {
+            return new Point3D { X = new AxisComponents(axes[0]).GetActualPosition(), Y = new AxisComponents(axes[1]).GetActualPosition(),
+                                 Z = new AxisComponents(axes[2]).GetActualPosition() };
+        }
+        public AxisComponents.Status GetStatus() { return new AxisComponents(axes[0]).GetStatus(); }
+    }
+
+    public class IO
+    {
+        public enum DigitalIOType { Input = 0, Output = 1 }
+        public enum AnalogIOType { Input = 0, Output = 1 }
+        static readonly global::System.Collections.Generic.Dictionary<ushort, bool> outputs =
+            new global::System.Collections.Generic.Dictionary<ushort, bool>();
+
+        public bool GetPortState(DigitalIOType type, ushort id)
+        {
+            lock (outputs) { bool v; return type == DigitalIOType.Output && outputs.TryGetValue(id, out v) && v; }
+        }
+        public void SetPortState(ushort id, bool state) { lock (outputs) { outputs[id] = state; } }
+        public double GetAnalogValue(AnalogIOType type, ushort id) { return 0.125 * id; }
+        public void SetAnalogValue(ushort id, double value) { }
+    }
+
+    public class PowerMeter
+    {
+        public enum ErrorCode { None = 0, ChannelOutOfRange = 1, Invalid = 2 }
+        public enum AllowedRange : ushort { Minus60 = 0xFFC4, Minus50 = 0xFFCE, Minus40 = 0xFFD8, Minus30 = 0xFFE2,
+                                            Minus20 = 0xFFEC, Minus10 = 0xFFF6, Zero = 0, Plus10 = 0xA, Plus20 = 0x14,
+                                            Auto = 0x7FFF, Invalid = 0x8000 }
+        static readonly AllowedRange[] ranges = { AllowedRange.Auto, AllowedRange.Auto, AllowedRange.Auto };
+        static readonly double[] wavelengths = { 1310, 1310, 1310 };
+
+        // a beam centred on axis 1 = 0: -3 dBm there, falling off with the distance
+        public double GetPower(ushort ch)
+        {
+            double x = new AxisComponents(1).GetActualPosition();
+            return ch >= 1 && ch <= 2 ? -3.0 - 0.01 * x * x : double.NaN;
+        }
+        public AllowedRange GetRange(ushort ch) { return ch >= 1 && ch <= 2 ? ranges[ch] : AllowedRange.Invalid; }
+        public double GetWavelength(ushort ch) { return ch >= 1 && ch <= 2 ? wavelengths[ch] : double.NaN; }
+        public ErrorCode SetRange(ushort ch, AllowedRange range)
+        {
+            if (ch < 1 || ch > 2) return ErrorCode.ChannelOutOfRange;
+            if (range == AllowedRange.Invalid) return ErrorCode.Invalid;
+            ranges[ch] = range; return ErrorCode.None;
+        }
+        public ErrorCode SetWaveLength(ushort ch, double nm)
+        {
+            if (ch < 1 || ch > 2) return ErrorCode.ChannelOutOfRange;
+            wavelengths[ch] = nm; return ErrorCode.None;
         }
     }
 }

@@ -65,6 +65,34 @@ def main(dll: str, runtime: str) -> dict:
     except VendorError as exc:
         errors["limit"] = {"status": exc.status, "message": str(exc)}
     out["errors"] = errors
+
+    # the classes behind the daemon-compatible routes: Axis2D/Axis3D, IO, PowerMeter, servo batch, status
+    ctl.set_servos(list(range(1, 13)), True)
+    line = pool.submit(ctl.move_line, [7, 8], target=[30.0, 40.0], speed=500.0, cancel=threading.Event(),
+                       progress=lambda *a, **k: None).result()
+    out["line2d"] = {"final": line["current_position"], "status": str(ctl.axis(8).GetStatus())}
+    cancel = threading.Event()
+    fut = pool.submit(ctl.move_line, [7, 8, 9], distance=[300.0, 0.0, 400.0], speed=100.0, cancel=cancel,
+                      progress=lambda *a, **k: None)
+    time.sleep(0.3)
+    cancel.set()
+    try:
+        fut.result()
+        out["line3d_cancel"] = {"cancelled": False}
+    except Cancelled as exc:
+        pos = exc.info["current_position"]
+        out["line3d_cancel"] = {"cancelled": True, "position": pos, "moving_after": bool(ctl.axis(9).IsMoving())}
+    out["dout"] = [ctl.digital_output(1, True), ctl.digital_output(1), ctl.digital_output(2, False)]
+    out["ain5"] = ctl.analog_input(5)
+    out["power"] = ctl.power(1, range_name="Minus20", wavelength=1550.0)
+    try:
+        ctl.power(3, range_name="Auto")
+    except VendorError as exc:
+        out["power_bad_channel"] = exc.status
+    out["ready"] = ctl.wait_ready([7, 8, 9], timeout=2.0)["success"]
+    out["batch_off"] = ctl.set_servos([10, 11], False)["success"]
+    out["system"] = ctl.system_status()
+    out["axis_state"] = ctl.axis_state(1)
     out["stop_all"] = ctl.stop_all()["still_moving"]
     ctl.close()
     pool.shutdown()

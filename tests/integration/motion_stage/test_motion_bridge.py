@@ -35,7 +35,7 @@ def _missing() -> str | None:
     return None
 
 
-def test_bridge_move_cancel_and_error_code_through_the_real_adapter(tmp_path):
+def test_bridge_through_the_real_adapter(tmp_path):
     reason = _missing()
     if reason:
         print(f"SKIP bridge test: {reason}")
@@ -66,3 +66,17 @@ def test_bridge_move_cancel_and_error_code_through_the_real_adapter(tmp_path):
     assert out["errors"]["servo_off"]["status"] == "ServoOff" and "ServoOff" in out["errors"]["servo_off"]["message"]
     assert out["errors"]["limit"]["status"] == "Limit"
     assert out["stop_all"] == []
+
+    assert out["line2d"]["final"] == [pytest.approx(30.0), pytest.approx(40.0)]
+    assert out["line2d"]["status"] == "InPosition"
+    cut = out["line3d_cancel"]
+    assert cut["cancelled"] and cut["moving_after"] is False
+    assert 30.0 < cut["position"][0] < 330.0
+    assert (cut["position"][2] - 0.0) == pytest.approx((cut["position"][0] - 30.0) * 4 / 3, rel=0.02)  # on the line
+    assert out["dout"] == [True, True, False]
+    assert out["ain5"] == pytest.approx(0.625)
+    assert out["power"]["range"] == "Minus20" and out["power"]["wavelength_nm"] == 1550.0
+    assert out["power_bad_channel"] == "ChannelOutOfRange"
+    assert out["ready"] is True and out["batch_off"] is True
+    assert out["system"]["is_connected"] is True and out["system"]["is_emergency_asserted"] is False
+    assert out["axis_state"]["error_value"] == 0 and out["axis_state"]["error_code"] == "None"

@@ -243,7 +243,9 @@ def test_quick_operations_and_stop_all(svc):
 
 
 def test_shutdown_stops_running_work_before_exit(tmp_path):
-    env = {"MOTION_SIM__CONNECT_DELAY": "0.01", "MOTION_POLL_INTERVAL": "0.01", "SERVICE_DATA_DIR": str(tmp_path)}
+    """SIGTERM: the move gets the grace period, is then stopped and recorded as interrupted (not cancelled)."""
+    env = {"MOTION_SIM__CONNECT_DELAY": "0.01", "MOTION_POLL_INTERVAL": "0.01", "SERVICE_DATA_DIR": str(tmp_path),
+           "SERVICE_SHUTDOWN_GRACE": "1"}
     proc = ServiceProcess(ROOT / "services/motion_stage", env=env, name="motion-stage-shutdown")
     try:
         with httpx.Client(base_url=proc.url, timeout=10) as c:
@@ -256,3 +258,9 @@ def test_shutdown_stops_running_work_before_exit(tmp_path):
         assert "all axes stopped: none moving" in proc.log()
     finally:
         proc.kill()
+    again = ServiceProcess(ROOT / "services/motion_stage", env=env, name="motion-stage-restarted")
+    try:
+        rec = httpx.get(f"{again.url}/control/status/{tid}", timeout=10).json()
+        assert rec["status"] == "failed" and rec["interrupted"] is True, rec
+    finally:
+        again.stop()

@@ -45,6 +45,20 @@ def test_orch_cli_submit_watch_complete_then_read_commands(orch, service, tmp_pa
     for node in ("source.LongProcess", "left.LongProcess", "right.LongProcess", "sink.LongProcess"):
         assert f"{node} complete" in r.stderr, r.stderr
     assert "100.0%" in r.stderr and "workflow cli-ok complete (100%)" in r.stderr, r.stderr
+    # each node's row shows what it last said (LongProcess reports phase "working") and its own time
+    rows = [ln for ln in r.stderr.splitlines() if "100.0%" in ln and ".LongProcess" in ln]
+    assert len(rows) == 4 and all("working" in ln for ln in rows), r.stderr
+    assert not any("-:--:--" in ln for ln in rows), r.stderr
+
+    code, out, _ = run_main(capsys, orch, "output", "cli-ok", "sink.LongProcess")
+    sink = json.loads(out)  # inline data, printed as JSON
+    assert code == 0 and sink["parameters"] == long_params(DIAMOND, 0.4, 4)["sink"]
+    assert len(sink["inputs"]) == 2  # what left and right handed along
+    code, out, _ = run_main(capsys, orch, "output", "cli-ok")
+    assert code == 0 and all(f"{n}.LongProcess complete" in out for n in ("source", "left", "right", "sink"))
+    code, out, _ = run_main(capsys, orch, "output", "cli-ok", "--json")
+    assert code == 0 and set(json.loads(out)) == {f"{n}.LongProcess" for n in ("source", "left", "right", "sink")}
+    assert run_main(capsys, orch, "output", "cli-ok", "nope.Nothing")[0] == 2
 
     code, out, _ = run_main(capsys, orch, "status", "cli-ok", "--json")
     assert code == 0 and json.loads(out)["status"] == "complete"
@@ -110,3 +124,20 @@ def test_orch_cli_ctrl_c_off_a_terminal_leaves_it_running_or_cancels_on_request(
     assert r.returncode == 1, r.stdout + r.stderr
     assert "cancelling cli-stop" in r.stderr and "workflow cli-stop cancelled" in r.stderr, r.stderr
     assert orch.workflow("cli-stop")["status"] == "cancelled"
+
+
+def test_every_command_prints_its_version():
+    from taskservice.version import project_version
+
+    version = project_version()
+    assert version != "0+unknown"
+    commands = [[PYTHON, "-m", "orchestrator.cli", "--version"], [PYTHON, "-m", "orchestrator.worker", "--version"],
+                [PYTHON, "-c", "import sys; sys.argv[0] = 'orchestrator-api'; from orchestrator.main import run; run()",
+                 "--version"],
+                [PYTHON, "-m", "taskservice.cli", "--version"],
+                [PYTHON, "-c", "from taskservice.runner import main; main(['--version'])"],
+                [PYTHON, "service.py", "--version"]]
+    for cmd in commands:
+        cwd = ROOT / "templates" / "concurrent" if cmd[1] == "service.py" else ROOT
+        r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        assert r.returncode == 0 and version in r.stdout, (cmd, r.stdout, r.stderr)

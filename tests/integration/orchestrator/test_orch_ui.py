@@ -103,3 +103,101 @@ def test_orch_ui_live_graph_details_and_cancel(orch, service, browser, tmp_path)
     assert browser.find_element(By.ID, "retry-btn").is_enabled()
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert not errors, errors
+
+
+def layered_blueprint(layers: int, width: int, seed: int = 7) -> dict:
+    """A layered random DAG: `layers` layers of `width` nodes; every node has a parent in the layer before."""
+    import random
+
+    rnd = random.Random(seed)
+    names = [[f"c{layer:02d}x{k:03d}" for k in range(width)] for layer in range(layers)]
+    children: dict[str, set[str]] = {n: set() for row in names for n in row}
+    for layer in range(1, layers):
+        for k, name in enumerate(names[layer]):
+            children[rnd.choice(names[layer - 1])].add(name)
+            if rnd.random() < 0.3:
+                children[names[layer - 1][(k + 1) % width]].add(name)
+    nodes = [{"container_name": n, "proto_uri": "service.proto", "image": "t", "node_type": "MLModel",
+              "operation_signature_list": [{"operation_signature": {"operation_name": "LongProcess"},
+                                            "connected_to": [{"container_name": c, "operation_signature":
+                                                              {"operation_name": "LongProcess"}}
+                                                             for c in sorted(children[n])]}]}
+             for row in names for n in row]
+    return {"name": f"layered-{layers}x{width}", "type": "pipeline-topology/v2", "version": "2.0", "nodes": nodes}
+
+
+def test_orch_ui_1000_node_workflow_fits_every_layer_and_search_finds_a_node(orch, service, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    bp = layered_blueprint(10, 100)
+    wid = orch.submit(bp, dockerinfo_for(bp, service.port), workflow_id="ui-big")["workflow_id"]  # no worker: all wait
+    wait = WebDriverWait(browser, 60, poll_frequency=0.1)
+    browser.get(f"{orch.base}/ui#/wf/{wid}")
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#graph g.node")) == 1000)
+    assert browser.find_element(By.ID, "graph").get_attribute("data-layers") == "10"
+    wait.until(ec.text_to_be_present_in_element((By.ID, "wf-progress-text"), "0/1000 complete"))
+
+    def outside_view() -> list[str]:
+        """Nodes whose box is not wholly inside the graph's visible area."""
+        return browser.execute_script("""
+            const svg = document.getElementById('graph').getBoundingClientRect();
+            return [...document.querySelectorAll('#graph g.node')].filter((g) => {
+              const r = g.getBoundingClientRect();
+              return r.left < svg.left - 1 || r.right > svg.right + 1 || r.top < svg.top - 1 || r.bottom > svg.bottom + 1;
+            }).map((g) => g.dataset.node);""")
+
+    browser.find_element(By.ID, "zoom-in").click()
+    browser.find_element(By.ID, "zoom-in").click()
+    assert outside_view(), "zoomed in, some nodes should be out of view"
+    browser.find_element(By.ID, "fit-btn").click()
+    assert outside_view() == []  # fit to view shows every node of every layer
+    assert "compact" in browser.find_element(By.ID, "graph").get_attribute("class")  # far out: plain boxes
+    layers_seen = browser.execute_script(
+        "return new Set([...document.querySelectorAll('#graph g.node')].map((g) => g.dataset.layer)).size")
+    assert layers_seen == 10
+
+    box = browser.find_element(By.ID, "search")
+    box.send_keys("c07x042")
+    wait.until(ec.text_to_be_present_in_element((By.ID, "search-count"), "1 found"))
+    box.send_keys(Keys.ENTER)
+    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, '#details td[data-field="node"]'),
+                                                "c07x042.LongProcess"))
+    found = browser.find_element(By.CSS_SELECTOR, '#graph g.node[data-node="c07x042.LongProcess"]')
+    assert "match" in found.get_attribute("class") and "selected" in found.get_attribute("class")
+    assert "c07x042.LongProcess" not in outside_view()  # centred on it
+    assert "compact" not in browser.find_element(By.ID, "graph").get_attribute("class")
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
+
+
+def test_orch_ui_counts_agree_and_failed_run_is_not_100_percent(orch, service, browser):
+    """A failed run: header, list and API agree; its never-started nodes are shown as such."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    orch.start_worker()
+    params = long_params(DIAMOND, 0.1, 1, left={"duration": "bad"})  # the service refuses it: left fails
+    wid = orch.submit(DIAMOND, dockerinfo_for(DIAMOND, service.port), workflow_id="ui-fail",
+                      parameters=params)["workflow_id"]
+    wf = orch.wait(wid)
+    assert wf["status"] == "failed", wf
+    wait = WebDriverWait(browser, 20, poll_frequency=0.05)
+    browser.get(f"{orch.base}/ui#/wf/{wid}")
+    wait.until(ec.text_to_be_present_in_element((By.ID, "wf-status"), "failed"))
+    text = browser.find_element(By.ID, "wf-progress-text").text
+    progress = float(browser.find_element(By.ID, "wf-progress-text").get_attribute("data-progress"))
+    assert progress < 100 and "1 failed" in text, text
+    complete = sum(1 for n in wf["nodes"] if n["status"] == "complete")
+    assert f"{complete}/4 complete" in text, text
+    sink = browser.find_element(By.CSS_SELECTOR, '#graph g.node[data-node="sink.LongProcess"]')
+    assert sink.get_attribute("data-shown") == "not started", sink.get_attribute("data-shown")
+    row = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, f'li.wf[data-id="{wid}"]')))
+    assert f"{complete}/4 complete" in row.text, row.text
+    button = browser.find_element(By.ID, "jump-failed")
+    assert button.is_enabled()
+    button.click()
+    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, '#details td[data-field="node"]'), "left.LongProcess"))

@@ -215,8 +215,8 @@ def test_long_poll_wait_is_capped(guarded):
 
 # -- graceful shutdown ------------------------------------------------------------------------
 
-def test_sigterm_cancels_running_tasks_and_exits_within_grace(tmp_path_factory):
-    proc = start(tmp_path_factory, "template-sigterm", SERVICE_SHUTDOWN_GRACE="3")
+def test_sigterm_interrupts_running_tasks_after_the_grace_period(tmp_path_factory):
+    proc = start(tmp_path_factory, "template-sigterm", SERVICE_SHUTDOWN_GRACE="1")
     try:
         with httpx.Client(base_url=proc.url, timeout=10) as client:
             tid = uid("term")
@@ -224,10 +224,10 @@ def test_sigterm_cancels_running_tasks_and_exits_within_grace(tmp_path_factory):
             wait_until(lambda: client.get(f"/control/status/{tid}").json()["started_at"], what="started")
             t0 = time.monotonic()
             proc.popen.send_signal(signal.SIGTERM)
-            code = proc.popen.wait(timeout=10)
+            code = proc.popen.wait(timeout=15)
             elapsed = time.monotonic() - t0
-        # the 60 s task was cancelled: the process did not need the whole grace period
-        assert elapsed < 3, f"exit took {elapsed:.2f}s"
+        # the 60 s task was stopped once the 1 s grace period was over, not waited for
+        assert elapsed < 10, f"exit took {elapsed:.2f}s"
         # uvicorn re-raises the SIGTERM it handled once shutdown is done: -15 is a clean exit too
         assert code in (0, -signal.SIGTERM), proc.log()
         assert "ignored cancellation" not in proc.log()

@@ -1,0 +1,199 @@
+"""Task records in an SQLite file, written by one thread of its own.
+
+Changes are written behind: the manager marks a task changed and the writer
+thread, a few milliseconds later, reads the current rows of every changed task
+and writes them in one transaction. A final state is different: the manager
+hands its row over and makes it visible only once the transaction that holds
+it has committed (`finish(row, done)` calls `done` after the commit), so a
+task answered `complete` is never lost by a SIGKILL afterwards. WAL with
+`synchronous=NORMAL` keeps a commit durable across a crash of the process.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .records import RecordStore, Row
+
+if TYPE_CHECKING:
+    from .entry import Entry
+
+logger = logging.getLogger(__name__)
+
+#: How long non-final changes wait so that many of them share one transaction.
+LINGER = 0.05
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tasks (
+    task_id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    method TEXT NOT NULL,
+    workflow_id TEXT,
+    user TEXT,
+    created INTEGER NOT NULL,
+    started INTEGER,
+    finished INTEGER,
+    touched REAL NOT NULL,
+    record BLOB NOT NULL,
+    output BLOB,
+    output_inline INTEGER NOT NULL DEFAULT 0,
+    fingerprint BLOB
+);
+CREATE INDEX IF NOT EXISTS tasks_created ON tasks(created);
+CREATE INDEX IF NOT EXISTS tasks_status ON tasks(status, created);
+CREATE INDEX IF NOT EXISTS tasks_method ON tasks(method, created);
+CREATE INDEX IF NOT EXISTS tasks_workflow ON tasks(workflow_id, created);
+CREATE INDEX IF NOT EXISTS tasks_user ON tasks(user, created);
+"""
+_COLUMNS = ("task_id", "status", "method", "workflow_id", "user", "created", "started", "finished",
+            "touched", "record", "output", "output_inline", "fingerprint")
+_UPSERT = (f"INSERT INTO tasks ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
+           "ON CONFLICT(task_id) DO UPDATE SET "
+           + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[1:]))
+
+
+def _values(row: Row) -> tuple:
+    return (row.task_id, row.status, row.method, row.workflow_id, row.user, row.created, row.started,
+            row.finished, row.touched, row.record, row.output, int(row.output_inline), row.fingerprint)
+
+
+class SqliteRecords(RecordStore):
+    """Durable records; see the module docstring for when a write is durable."""
+
+    durable = True
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._cv = threading.Condition()
+        self._dirty: dict[str, None] = {}
+        self._touches: dict[str, float] = {}
+        self._finals: list[tuple[Row, Callable[[], None]]] = []
+        self._forget: dict[str, None] = {}
+        self._closing = False
+        self._closed = False
+        self._rows_of: Callable[[list[str]], list[Row]] = lambda ids: []
+        self._thread: threading.Thread | None = None
+
+    def bind(self, rows_of: Callable[[list[str]], list[Row]]) -> None:
+        self._rows_of = rows_of
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._write_loop, name="task-records", daemon=True)
+            self._thread.start()
+
+    # -- what the manager reports (under its lock) ------------------------------------------
+
+    def changed(self, entry: Entry) -> None:
+        with self._cv:
+            self._forget.pop(entry.task_id, None)
+            if not self._dirty and not self._touches:
+                self._cv.notify()
+            self._dirty[entry.task_id] = None
+
+    def touched(self, entry: Entry) -> None:
+        with self._cv:
+            if not self._dirty and not self._touches:
+                self._cv.notify()
+            self._touches[entry.task_id] = entry.touched
+
+    def finish(self, row: Row, done: Callable[[], None]) -> None:
+        if self._closed:  # a task that outlived the shutdown: its record was already written as interrupted
+            done()
+            return
+        with self._cv:
+            self._forget.pop(row.task_id, None)
+            self._finals.append((row, done))
+            self._cv.notify()
+
+    def forget(self, task_ids: list[str]) -> None:
+        with self._cv:
+            for task_id in task_ids:
+                self._dirty.pop(task_id, None)
+                self._touches.pop(task_id, None)
+                self._forget[task_id] = None
+            self._cv.notify()
+
+    # -- the writer thread ------------------------------------------------------------------
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._cv:
+                while not (self._finals or self._forget or self._closing):
+                    if self._dirty or self._touches:
+                        self._cv.wait(LINGER)
+                        break
+                    self._cv.wait()
+                dirty, self._dirty = list(self._dirty), {}
+                touches, self._touches = self._touches, {}
+                finals, self._finals = self._finals, []
+                forget, self._forget = list(self._forget), {}
+                closing = self._closing
+            try:
+                rows = self._rows_of(dirty) if dirty else []
+                self._write(rows, finals, touches, forget)
+            except Exception:  # noqa: BLE001 - the writer must outlive one bad batch
+                logger.exception("writing %d task record(s) failed", len(dirty) + len(finals))
+            for _, done in finals:  # visible as final only now that it is durable (or logged as not)
+                try:
+                    done()
+                except Exception:  # noqa: BLE001
+                    logger.exception("publishing a final task state failed")
+            if closing:
+                with self._cv:
+                    if not (self._dirty or self._touches or self._finals or self._forget):
+                        return
+
+    def _write(self, rows: list[Row], finals: list[tuple[Row, Callable[[], None]]],
+               touches: dict[str, float], forget: list[str]) -> None:
+        db = self._db
+        db.execute("BEGIN")
+        try:
+            if rows:
+                db.executemany(_UPSERT, [_values(r) for r in rows])
+            if finals:
+                db.executemany(_UPSERT, [_values(r) for r, _ in finals])
+            if touches:
+                db.executemany("UPDATE tasks SET touched = ? WHERE task_id = ?",
+                               [(ts, task_id) for task_id, ts in touches.items()])
+            if forget:
+                db.executemany("DELETE FROM tasks WHERE task_id = ?", [(t,) for t in forget])
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    # -- start and end ----------------------------------------------------------------------
+
+    def load(self) -> list[Row]:
+        cursor = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM tasks ORDER BY touched, created")
+        return [Row(task_id=r[0], status=r[1], method=r[2], workflow_id=r[3], user=r[4], created=r[5],
+                    started=r[6], finished=r[7], touched=r[8], record=bytes(r[9]),
+                    output=None if r[10] is None else bytes(r[10]), output_inline=bool(r[11]),
+                    fingerprint=None if r[12] is None else bytes(r[12]))
+                for r in cursor]
+
+    def save_now(self, rows: list[Row]) -> None:
+        """Write rows at once, before the writer thread runs (recovery at start)."""
+        self._write(rows, [], {}, [])
+
+    def close(self) -> None:
+        with self._cv:
+            self._closing = True
+            self._cv.notify()
+        if self._thread is not None:
+            self._thread.join(30)
+        self._closed = True
+        try:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            pass
+        self._db.close()
