@@ -7,10 +7,12 @@ read from its own process output.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support import wait_until
+from tests.support import PYTHON, ROOT, wait_until
 
 from .conftest import EXAMPLES, Orchestrator, dockerinfo_for, load, long_params
 
@@ -69,7 +71,7 @@ def test_orch_ready_workers_and_no_worker_warning_with_zero_one_two_workers(redi
         assert w["pid"] == first.pid and w["queues"] == [orch.prefix] and w["host"]
         assert w["started_at"] and w["last_heartbeat"] and w["id"].endswith(w["id"].split(":")[-1])
         wait_until(lambda: workers(orch)["workers"][0]["nodes_done"] == 4, timeout=10, what="nodes done")
-        assert workers(orch)["workers"][0]["nodes"] == []
+        wait_until(lambda: workers(orch)["workers"][0]["nodes"] == [], timeout=10, what="next heartbeat: idle")
 
         # a long node shows in "nodes it drives now"
         long = orch.submit(DIAMOND, dockerinfo_for(DIAMOND, service.port), parameters=long_params(DIAMOND, 30, 30))
@@ -83,6 +85,13 @@ def test_orch_ready_workers_and_no_worker_warning_with_zero_one_two_workers(redi
         second = orch.start_worker()
         wait_until(lambda: workers(orch)["total"] == 2, timeout=10, what="two workers")
         assert {w["pid"] for w in workers(orch)["workers"]} == {first.pid, second.pid}
+        cli = [PYTHON, "-m", "orchestrator.cli", "--url", orch.base, "workers"]
+        listed = json.loads(subprocess.run([*cli, "--json"], cwd=ROOT, capture_output=True, text=True,
+                                           timeout=60, check=True).stdout)
+        assert {w["pid"] for w in listed} == {first.pid, second.pid}
+        table = subprocess.run(cli, cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
+                               env={**os.environ, "COLUMNS": "250"}).stdout
+        assert str(first.pid) in table and str(second.pid) in table and orch.prefix in table
         first.stop()
         wait_until(lambda: workers(orch)["total"] == 1, timeout=10, what="one worker left")
         assert workers(orch)["workers"][0]["pid"] == second.pid
