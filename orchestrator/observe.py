@@ -37,6 +37,7 @@ class NodeObserver:
         self.keys = MetricsKeys(prefix)
         self.registry = WorkerRegistry(r, prefix, worker_ttl)
         self.log = log.bind(worker=worker_id)
+        self._claims = 0  # counted locally, added to Redis with the next node end or heartbeat (no extra round trip)
 
     def _count(self, field: str) -> None:
         try:
@@ -51,6 +52,19 @@ class NodeObserver:
 
     def beat(self, nodes: list[str]) -> None:
         self.registry.beat(self.worker, nodes)
+        self._flush_claims(None)
+
+    def _flush_claims(self, pipe: Any) -> None:
+        n, self._claims = self._claims, 0
+        if not n:
+            return
+        if pipe is not None:
+            pipe.hincrby(self.keys.counts, "claims", n)
+            return
+        try:
+            self.r.hincrby(self.keys.counts, "claims", n)
+        except redis.RedisError:
+            self._claims += n
 
     def unregister(self) -> None:
         try:
@@ -61,7 +75,7 @@ class NodeObserver:
 
     # node events ----------------------------------------------------------------------------
     def claimed(self, node: Any, how: str = "queue") -> None:
-        self._count("claims")
+        self._claims += 1
         self.log.info("node claimed", via=how, **_ids(node))
 
     def executed(self, node: Any, status_code: int, status: Any) -> None:
@@ -78,6 +92,7 @@ class NodeObserver:
         try:
             pipe = self.r.pipeline(transaction=False)
             add_node_end(pipe, self.keys, status, seconds)
+            self._flush_claims(pipe)
             self.registry.node_done(self.worker, pipe)
             pipe.execute()
         except redis.RedisError:
