@@ -25,7 +25,10 @@ or SIGTERM): a redis-server on a free port, template services
 6. quick-node cost per node (`QuickNoop` of `bench/noop_service`, submit to
    finish of one workflow) at 100 and 10,000 nodes for a chain, a fan
    (1 -> 98 -> 1 vs 1 -> 5,000 -> 1) and a layered random DAG, and Redis CPU
-   per node task from `INFO commandstats` (every command in that time);
+   per node task: the main thread's CPU time from `INFO cpu` (commands, scripts
+   and network I/O of everything in that time, the target's figure), with
+   `INFO commandstats` beside it (scripts alone; and every command summed, which
+   counts a script's inner calls twice);
 7. node tasks/s of 100 concurrent 10-node chains of QuickNoop through the two
    workers, against RQ's `SimpleWorker` x2 on 1,000 no-op jobs in the same run;
 8. the hop along chains of background `Noop` nodes against its floor measured
@@ -753,7 +756,7 @@ return count
     def part6(self) -> None:
         c = self.cfg
         print(f"\n== 6. quick-node cost per node, {c.scale_small} nodes vs {c.scale_large:,} (QuickNoop, "
-              f"1 service, 2 workers; Redis CPU from INFO commandstats)", flush=True)
+              f"1 service, 2 workers; Redis CPU from INFO cpu, INFO commandstats beside)", flush=True)
         shapes = [("chain", chain_edges(c.scale_small, "c"), chain_edges(c.scale_large, "c")),
                   ("fan", fanout_edges(c.scale_small - 2, "f"), fanout_edges(c.scale_fan, "f")),
                   ("dag", dag_edges(c.scale_small, c.dag_width, 6), dag_edges(c.scale_large, c.dag_width, 6))]

@@ -22,7 +22,7 @@ and measures
 4. task queries on that service (100,000 retained): p50 of sequential
    `GET /control/tasks?status=complete&limit=50` against p50 of sequential
    status calls, and the status p50 while wrk runs a query loop beside it
-   against its idle value.
+   against its idle value; interleaved rounds, medians of the rounds.
 Every service runs with the durable SQLite record store (the default).
 
 The machine is shared and noisy: compare the ratios, which are measured within
@@ -526,46 +526,51 @@ def sequential_ms(server: Server, path: str, count: int) -> list[float]:
     return out
 
 
-def measure_queries(mem: Server, cfg: argparse.Namespace) -> dict[str, float]:
-    retained = health(mem)["retained"]
-    heading(f"4. Task queries with {retained:,} tasks retained (durable store)")
-    task_id = finished_task(mem)
-    status_path = f"/control/status/{task_id}"
-    queries = {
-        "status=complete&limit=50": "/control/tasks?status=complete&limit=50",
-        "status=complete&limit=50&offset=1000 (info)": "/control/tasks?status=complete&limit=50&offset=1000",
-        "created_at range + status, limit=50 (info)":
-            "/control/tasks?status=complete&filter[created_at][gt]=2000-01-01T00:00:00Z&limit=50",
-        "workflow_id=none-such&limit=50 (info)": "/control/tasks?workflow_id=none-such&limit=50",
-    }
-    n = cfg.samples
-    sequential_ms(mem, status_path, 50)  # warm up
-    status_idle = pct(sequential_ms(mem, status_path, n), 50)
-    rows = [["GET /control/status/{id}, idle", f"{status_idle:.3f} ms"]]
-    figures: dict[str, float] = {"status_idle": status_idle}
-    for name, path in queries.items():
-        p50 = pct(sequential_ms(mem, path, n), 50)
-        figures[name] = p50
-        rows.append([f"GET /control/tasks?{name}", f"{p50:.3f} ms ({p50 / status_idle:.2f}x status)"])
-    # a query loop beside the status calls: wrk on one connection for as long as the status samples take
-    seconds = max(2, cfg.duration)
-    loop = _spawn(["wrk", "-t1", "-c2", f"-d{seconds + 5}s", f"{mem.url}{queries['status=complete&limit=50']}"],
+def status_under_query_loop(mem: Server, status_path: str, query_path: str, n: int) -> list[float]:
+    """Status latencies while wrk runs a loop of queries (two connections) beside them."""
+    loop = _spawn(["wrk", "-t1", "-c2", "-d120s", f"{mem.url}{query_path}"],
                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(0.5)
-        busy: list[float] = []
-        t_end = time.monotonic() + seconds
-        while time.monotonic() < t_end or len(busy) < n:
-            busy += sequential_ms(mem, status_path, 50)
-            if len(busy) >= 20 * n:
-                break
+        return sequential_ms(mem, status_path, n)
     finally:
         _stop(loop)
-    status_busy = pct(busy, 50)
-    figures["status_busy"] = status_busy
-    rows.append(["GET /control/status/{id} while a query loop runs", f"{status_busy:.3f} ms "
-                                                                     f"({status_busy / status_idle:.2f}x idle)"])
-    print(table(["p50 of sequential requests", "value"], rows, "ll"))
+
+
+def measure_queries(mem: Server, cfg: argparse.Namespace) -> dict[str, float]:
+    retained = health(mem)["retained"]
+    heading(f"4. Task queries with {retained:,} tasks retained (durable store), "
+            f"{cfg.rounds} interleaved round(s) of {cfg.samples} sequential requests")
+    task_id = finished_task(mem)
+    status_path = f"/control/status/{task_id}"
+    query_path = "/control/tasks?status=complete&limit=50"
+    infos = {
+        "status=complete&limit=50&offset=1000": "/control/tasks?status=complete&limit=50&offset=1000",
+        "status=complete&method=Noop&limit=50": "/control/tasks?status=complete&method=Noop&limit=50",
+        "status=complete&filter[created_at][gt]=...&limit=50":
+            "/control/tasks?status=complete&filter[created_at][gt]=2000-01-01T00:00:00Z&limit=50",
+        "workflow_id=none-such&limit=50": "/control/tasks?workflow_id=none-such&limit=50",
+    }
+    n = cfg.samples
+    sequential_ms(mem, status_path, 50)  # warm up
+    sequential_ms(mem, query_path, 50)
+    idle, query, busy = [], [], []
+    for r in range(cfg.rounds):
+        idle.append(pct(sequential_ms(mem, status_path, n), 50))
+        query.append(pct(sequential_ms(mem, query_path, n), 50))
+        busy.append(pct(status_under_query_loop(mem, status_path, query_path, n), 50))
+        print(f"   round {r + 1}/{cfg.rounds}: status {idle[-1]:.3f} ms, query {query[-1]:.3f} ms, "
+              f"status beside a query loop {busy[-1]:.3f} ms", flush=True)
+    figures = {"status_idle": statistics.median(idle), "query": statistics.median(query),
+               "status_busy": statistics.median(busy)}
+    rows = [["GET /control/status/{id}, idle", f"{figures['status_idle']:.3f} ms"],
+            [f"GET {query_path}", f"{figures['query']:.3f} ms ({figures['query'] / figures['status_idle']:.2f}x status)"],
+            ["GET /control/status/{id} while a query loop runs",
+             f"{figures['status_busy']:.3f} ms ({figures['status_busy'] / figures['status_idle']:.2f}x idle)"]]
+    for name, path in infos.items():
+        p50 = pct(sequential_ms(mem, path, max(20, n // 4)), 50)
+        rows.append([f"GET /control/tasks?{name} (info)", f"{p50:.3f} ms"])
+    print(table(["median of the rounds' p50", "value"], rows, "ll"))
     return figures
 
 
@@ -638,7 +643,7 @@ def main(argv: list[str] | None = None) -> int:
         status_ratio = endpoints["status"].median("rps") / ping_rps
         quick_ratio = endpoints["quick"].median("rps") / ping_rps
         start_p50 = pct(series["started_at - 202 received  (start latency)"], 50)
-        query_ratio = queries["status=complete&limit=50"] / queries["status_idle"]
+        query_ratio = queries["query"] / queries["status_idle"]
         busy_ratio = queries["status_busy"] / queries["status_idle"]
         start_p99 = pct(series["started_at - 202 received  (start latency)"], 99)
         checks = [

@@ -14,12 +14,12 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import redis
-import redis.asyncio as aredis
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from orchestrator.blueprint import BlueprintError, Graph, parse_blueprint
+from orchestrator.connections import ReplicaAck, async_redis_client, persistence, redis_client
 from orchestrator.control import ControlClient
 from orchestrator.jobs import Jobs
 from orchestrator.observe import api_event, user_of
@@ -30,6 +30,9 @@ from orchestrator.settings import Settings
 from orchestrator.store import Store, task_id_for
 from taskservice.models import DataReference, TaskStatus
 
+REPLACED_MAX_RETRIES = ("max_retries was replaced: service outages are tolerated for ORCHESTRATOR_OUTAGE_TOLERANCE "
+                        "seconds, and options.max_attempts (per container: options.node_max_attempts) "
+                        "gives a node its service fails more attempts")
 WORKFLOW_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$"
 
 
@@ -39,7 +42,17 @@ class WorkflowOptions(BaseModel):
     node_timeout: float | None = Field(None, gt=0, description="seconds a node may run (default: none)")
     node_timeouts: dict[str, Annotated[float, Field(gt=0)]] = Field(
         default_factory=dict, description="per container (or container.operation) timeouts")
-    max_retries: int | None = Field(None, ge=0, le=100, description="transient faults tolerated per node")
+    max_attempts: int | None = Field(None, ge=1, le=100, description="attempts of a node its service fails (default 1)")
+    node_max_attempts: dict[str, Annotated[int, Field(ge=1, le=100)]] = Field(
+        default_factory=dict, description="per container (or container.operation) max_attempts")
+    max_retries: int | None = Field(None, description="replaced: see max_attempts and ORCHESTRATOR_OUTAGE_TOLERANCE")
+
+    @field_validator("max_retries")
+    @classmethod
+    def _replaced(cls, v: int | None) -> None:
+        if v is not None:
+            raise ValueError(REPLACED_MAX_RETRIES)
+        return None
     fail_fast: bool | None = Field(None, description="a failed node cancels the others (default true)")
 
 
@@ -184,7 +197,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         app.state.control = ControlClient(timeout=min(settings.http_timeout, 3.0),
                                           idle_timeout=settings.http_idle_timeout)
-        app.state.aredis = aredis.Redis.from_url(settings.redis_url, decode_responses=True)
+        app.state.aredis = async_redis_client(settings)
         yield
         await app.state.control.aclose()
         await app.state.aredis.aclose()
@@ -192,8 +205,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Orchestrator API", version="1.0.0", lifespan=lifespan,
                   description="Blueprint workflows stored in Redis and run by RQ workers, exactly once.")
     app.state.settings = settings
-    app.state.store = Store.from_url(settings.redis_url, settings.prefix)
-    app.state.jobs = Jobs(app.state.store, redis.Redis.from_url(settings.redis_url), settings)
+    app.state.store = Store(redis_client(settings), settings.prefix)
+    app.state.jobs = Jobs(app.state.store, redis_client(settings, decode_responses=False), settings)
+    app.state.replica_ack = ReplicaAck(settings.replica_ack_timeout)
 
     @app.exception_handler(BlueprintError)
     async def blueprint_error(_: Request, exc: BlueprintError) -> JSONResponse:
@@ -207,15 +221,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def health(store: StoreDep) -> JSONResponse:
         try:
             store.r.ping()
+            kept = persistence(store.r)
         except redis.RedisError as exc:
             return JSONResponse(status_code=503, content={"status": "unavailable", "redis": str(exc)})
-        return JSONResponse({"status": "ok", "redis": "ok"})
+        return JSONResponse({"status": "ok", "redis": "ok", "redis_persistence": kept})
 
     auth = [Depends(require_api_key)]
 
     @app.post("/workflows", status_code=201, response_model=SubmitResponse, dependencies=auth)
-    def submit(body: SubmitRequest, store: StoreDep, jobs: Annotated[Jobs, Depends(get_jobs)],
-               settings: SettingsDep, request: Request) -> SubmitResponse:
+    def submit(body: SubmitRequest, request: Request, store: StoreDep, jobs: Annotated[Jobs, Depends(get_jobs)],
+               settings: SettingsDep) -> SubmitResponse:
         graph = parse_blueprint(body.blueprint, body.dockerinfo if body.dockerinfo is not None else {})
         containers = {v.container for v in graph.vertices} | set(graph.skipped)
         for key in body.parameters:
@@ -225,13 +240,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if key not in containers and graph.by_name(key) is None:
                 raise BlueprintError(f"timeout for unknown container {key!r}",
                                      field=f"options.node_timeouts.{key}")
+        for key in body.options.node_max_attempts:
+            if key not in containers and graph.by_name(key) is None:
+                raise BlueprintError(f"max_attempts for unknown container {key!r}",
+                                     field=f"options.node_max_attempts.{key}")
         wid = body.workflow_id or f"wf-{secrets.token_hex(6)}"
         spec = {"graph": graph.to_dict(),
                 "inputs": [i.model_dump(exclude_none=True) for i in body.inputs],
                 "parameters": body.parameters, "options": body.options.model_dump(exclude_none=True)}
-        roots = store.create(wid, spec, len(graph.vertices), [v.parents for v in graph.vertices],
-                             [v.children for v in graph.vertices], settings.lease_ttl,
-                             services_api_key=body.services_api_key)
+        # where replicas exist, one of them holds the workflow before the 201 (a failover keeps it)
+        with request.app.state.replica_ack.pinned(store.r) as r:
+            target = store if r is store.r else Store(r, store.p)
+            roots = target.create(wid, spec, len(graph.vertices), [v.parents for v in graph.vertices],
+                                  [v.children for v in graph.vertices], settings.lease_ttl,
+                                  services_api_key=body.services_api_key)
         if roots is None:
             raise HTTPException(409, f"workflow_id {wid!r} already exists")
         jobs.enqueue(wid, roots)

@@ -270,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dockerinfo", type=Path)
     p.add_argument("--inputs", type=Path, help="JSON file: a list of DataReference")
     p.add_argument("--parameters", type=Path, help="JSON file: {container or container.operation: {...}}")
-    p.add_argument("--options", type=Path, help="JSON file: node_timeout, node_timeouts, max_retries, fail_fast")
+    p.add_argument("--options", type=Path, help="JSON file: node_timeout, node_timeouts, max_attempts, node_max_attempts, fail_fast")
     p.add_argument("--workflow-id", help="choose the id (409 if taken)")
     p.add_argument("--services-api-key", default=os.environ.get("ORCHESTRATOR_SERVICES_API_KEY"),
                    help="bearer token to send to the node services")

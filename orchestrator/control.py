@@ -1,7 +1,7 @@
 """Async client of a node service's control interface (template or AI-Effect style).
 
 Every call returns a `Reply`; transport faults (refused connection, timeouts,
-5xx) come back as `Reply(transient=True)` instead of raising, so the runner
+5xx, 408, 429) come back as `Reply(transient=True)` instead of raising, so the runner
 decides about retries in one place.
 """
 
@@ -79,7 +79,7 @@ class ControlClient:
                 body = {"value": body}
         except ValueError:
             body = {"text": raw[:500].decode(errors="replace")}
-        return Reply(code, body, code >= 500)
+        return Reply(code, body, code >= 500 or code in (408, 429))  # 408/429: busy, not a verdict
 
     async def execute(self, base: str, body: dict[str, Any], api_key: str | None) -> Reply:
         return await self._call("POST", f"{base}/control/execute", api_key=api_key, json=body)

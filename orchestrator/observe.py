@@ -25,7 +25,7 @@ api_log = get_logger("orchestrator.api")
 
 def _ids(node: Any) -> dict[str, Any]:
     return {"workflow_id": node.wid, "node": node.name, "index": node.index, "task_id": node.task_id,
-            "attempt": node.claim.attempt}
+            "attempt": node.attempt}
 
 
 class NodeObserver:
@@ -84,8 +84,7 @@ class NodeObserver:
 
     def retried(self, node: Any, reason: str, retries: int, delay: float | None) -> None:
         self._count("retries")
-        self.log.warning("node retried", reason=reason, retries=retries, max_retries=node.max_retries,
-                         delay=delay, **_ids(node))
+        self.log.warning("node retried", reason=reason, retries=retries, delay=delay, **_ids(node))
 
     def ended(self, node: Any, status: str, error: str | None = None) -> None:
         seconds = time.time() - node.started_ts if node.started_ts else None
@@ -115,8 +114,8 @@ class NodeObserver:
         wid, _, idx = member.rpartition("|")
         self.log.warning("lease lost to another worker", workflow_id=wid, index=int(idx), owner=owner)
 
-    def stop_sent(self, node: Any, ok: bool) -> None:
-        self.log.info("stop sent", delivered=ok, **_ids(node))
+    def stop_sent(self, node: Any, ok: bool | None = None) -> None:
+        self.log.info("stop sent", delivered=ok, service=node.base, **_ids(node))
 
 
 def api_event(r: redis.Redis, prefix: str, action: str, workflow_id: str, user: str | None, **extra: Any) -> None:

@@ -9,6 +9,17 @@ one atomic script that also schedules the downstream nodes exactly once.
 Crash safety: leases are renewed by a heartbeat; a reaper in every worker
 takes over leases that expired (a worker SIGKILLed) and re-sends `execute`
 with the same task id, which re-attaches to the running service task.
+
+Outages are not failures. Redis away (restart, pause, failover): the driving
+of a node waits until Redis answers and goes on from what Redis holds. A
+service away (unreachable, 5xx, reset, a task it lost in a restart or
+interrupted in a shutdown): tolerated while the outage lasts less than
+`outage_tolerance` seconds, counted from the first failed contact and reset by
+any successful one; a lost or interrupted task is executed again as a new
+attempt with a new task id. Only the service saying `failed` on its own is a
+node failure, retried while `options.max_attempts` allows. Whenever the
+orchestrator gives up on a task that may still run, it sends stop for it (kept
+pending in Redis until the service answers, see `orchestrator.stops`).
 """
 
 from __future__ import annotations
@@ -26,11 +37,13 @@ from typing import Any
 
 import redis
 
+from orchestrator import stops
+from orchestrator.connections import describe, is_outage, redis_client
 from orchestrator.control import ControlClient, Reply, normalize_status
 from orchestrator.jobs import Jobs
 from orchestrator.observe import NodeObserver
 from orchestrator.settings import Settings
-from orchestrator.store import Claim, LeaseLost, Store, now_iso, task_id_for
+from orchestrator.store import ACTIVE_NODE, Claim, LeaseLost, Store, now_iso, task_id_for
 from taskservice.models import TaskStatus
 
 log = logging.getLogger("orchestrator.runner")
@@ -39,7 +52,20 @@ FINAL = {"complete", "failed", "cancelled"}
 
 
 class NodeFailed(Exception):
-    """A node that cannot go on: its error message ends the node as failed."""
+    """A node that cannot go on: its error message ends the node as failed.
+
+    `failure`: the service itself said `failed` (another attempt may be allowed);
+    `stop`: the task may still run on its service, so it is sent stop.
+    """
+
+    def __init__(self, message: str, *, failure: bool = False, stop: bool = False) -> None:
+        super().__init__(message)
+        self.failure = failure
+        self.stop = stop
+
+
+class NewAttempt(Exception):
+    """The service lost or interrupted the task: execute the node again under a new task id."""
 
 
 class Node:
@@ -56,15 +82,19 @@ class Node:
         host = v["host"]
         host = f"[{host}]" if ":" in host else host
         self.base = f"{v.get('scheme', 'http')}://{host}:{v['port']}"
+        self.run = run
+        self.attempt = claim.attempt
         self.task_id = task_id_for(self.wid, run, claim.index, v["container"], v["operation"], claim.attempt)
         self.api_key = api_key or settings.services_api_key
         opts = spec.get("options") or {}
         self.timeout = ((opts.get("node_timeouts") or {}).get(v["container"])
                         or (opts.get("node_timeouts") or {}).get(self.name)
                         or opts.get("node_timeout") or settings.node_timeout)
-        self.max_retries = opts.get("max_retries")
-        if self.max_retries is None:
-            self.max_retries = settings.max_retries
+        per_node = opts.get("node_max_attempts") or {}
+        self.max_attempts = int(per_node.get(v["container"]) or per_node.get(self.name)
+                                or opts.get("max_attempts") or 1)
+        self.outage_since: float | None = None  # first failed contact of the current outage
+        self.outage_tries = 0
         ff = opts.get("fail_fast")
         self.fail_fast = settings.fail_fast if ff is None else bool(ff)
         params = dict((spec.get("parameters") or {}).get(v["container"]) or {})
@@ -78,6 +108,13 @@ class Node:
         self.stop_sent = claim.stop_sent
         self.token = claim.token  # fences every write of ours to this node
 
+    def next_attempt(self, attempt: int) -> None:
+        v = self.vertex
+        self.attempt = attempt
+        self.task_id = task_id_for(self.wid, self.run, self.index, v["container"], v["operation"], attempt)
+        self.body["task_id"] = self.task_id
+        self.stop_sent = False
+
     @property
     def member(self) -> str:
         return f"{self.wid}|{self.index}"
@@ -86,8 +123,9 @@ class Node:
 class Runner:
     def __init__(self, settings: Settings, workflow_id: str | None = None) -> None:
         self.settings = settings
-        self.store = Store.from_url(settings.redis_url, settings.prefix)
-        self.rq_connection = redis.Redis.from_url(settings.redis_url)
+        self.store = Store(redis_client(settings), settings.prefix)
+        self.rq_connection = redis_client(settings, decode_responses=False, blocking=True)
+        self.where = describe(settings)
         self.jobs = Jobs(self.store, self.rq_connection, settings)
         self.only = workflow_id
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -98,6 +136,7 @@ class Runner:
         self._stop: asyncio.Event | None = None
         self.control: ControlClient | None = None
         self.observer = NodeObserver(self.store.r, settings.prefix, self.worker_id, settings.worker_ttl)
+        self._execute_slots: asyncio.Semaphore | None = None
 
     # lifecycle ------------------------------------------------------------------
     def start_thread(self) -> None:
@@ -116,13 +155,18 @@ class Runner:
 
     async def _main(self, ready: threading.Event) -> None:
         self.control = ControlClient(self.settings.http_timeout, self.settings.http_idle_timeout)
+        self._execute_slots = asyncio.Semaphore(self.settings.execute_concurrency)
         self._stop = asyncio.Event()
         if self.only:
-            self._refresh_dedicated()
+            try:
+                self._refresh_dedicated()
+            except redis.RedisError as exc:  # the heartbeat sets it once Redis answers
+                log.warning("Redis unavailable at start (%s): %r", self.where, exc)
         ready.set()
         loops = [asyncio.create_task(self._every(self.settings.heartbeat_interval, self._heartbeat)),
                  asyncio.create_task(self._every(self.settings.reaper_interval, self._reap)),
-                 asyncio.create_task(self._every(self.settings.maintenance_interval, self._maintain))]
+                 asyncio.create_task(self._every(self.settings.maintenance_interval, self._maintain)),
+                 asyncio.create_task(self._every(self.settings.stop_retry_interval, self._retry_stops))]
         if self.only:
             loops.append(asyncio.create_task(self._every(0.2, self._watch_workflow)))
         await self._stop.wait()
@@ -153,8 +197,12 @@ class Runner:
                     await res
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - keep the loop alive through Redis hiccups
-                log.exception("background step %s failed", getattr(fn, "__name__", fn))
+            except Exception as exc:  # noqa: BLE001 - keep the loop alive through Redis hiccups
+                name = getattr(fn, "__name__", fn)
+                if is_outage(exc):
+                    log.warning("background step %s waits for Redis (%s): %r", name, self.where, exc)
+                else:
+                    log.exception("background step %s failed", name)
             await asyncio.sleep(interval)
 
     # starting nodes ---------------------------------------------------------------
@@ -216,6 +264,10 @@ class Runner:
             self.store.prune(self.settings.retention_seconds, self.settings.max_finished,
                              max_bytes=int(self.settings.retention_max_mb * 1024 * 1024))
 
+    async def _retry_stops(self) -> None:
+        assert self.control is not None
+        await stops.retry_due(self.store, self.control, self.settings)
+
     _seen_workflow = False
 
     def _watch_workflow(self) -> None:
@@ -230,6 +282,37 @@ class Runner:
 
     # driving one node -------------------------------------------------------------------
     async def _drive(self, claim: Claim) -> None:
+        """Drive a claimed node; while Redis is away, wait, then claim it again and go on."""
+        while True:
+            try:
+                await self._drive_once(claim)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - outages only; _drive_once handles the rest
+                if not is_outage(exc):
+                    raise
+                log.warning("Redis unavailable while driving %s|%s (%r); waiting for it",
+                            claim.workflow_id, claim.index, exc)
+            again = await self._when_redis_answers(self.store.claim, claim.workflow_id, claim.index,
+                                                   self.worker_id, self.settings.lease_ttl)
+            if again is None:  # finished meanwhile, or another worker holds it now
+                return
+            claim = again
+
+    async def _when_redis_answers(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """`fn(*args)`, retried with capped backoff for as long as Redis is away."""
+        delay = 0.05
+        while True:
+            try:
+                return fn(*args)
+            except Exception as exc:  # noqa: BLE001
+                if not is_outage(exc):
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.settings.retry_backoff_max)
+
+    async def _drive_once(self, claim: Claim) -> None:
         spec = self.store.spec(claim.workflow_id)
         if spec is None:
             return
@@ -243,10 +326,14 @@ class Runner:
                     return
                 await self._run(node)
             except NodeFailed as exc:
+                if exc.stop and not node.stop_sent:
+                    await self._send_stop(node)  # we stop caring: the work must stop too
                 await self._finish(node, TaskStatus.FAILED, {"error": str(exc)}, f"node {node.name} failed: {exc}")
             except (asyncio.CancelledError, LeaseLost):
                 raise
             except Exception as exc:  # noqa: BLE001 - never leave a node hanging on a bug
+                if is_outage(exc):
+                    raise  # Redis is away: `_drive` waits for it
                 log.exception("driving %s failed", node.name)
                 await self._finish(node, TaskStatus.FAILED, {"error": f"orchestrator error: {exc!r}"},
                                    f"node {node.name} failed: orchestrator error: {exc!r}")
@@ -254,23 +341,67 @@ class Runner:
             # a newer owner took the node over: stop driving it at once, write nothing more
             log.warning("lease %s lost to a newer owner; letting go", node.member)
 
-    async def _transient(self, node: Node, what: str) -> None:
-        """Count one transient fault; back off, or give up past the node's limit."""
+    def _backoff(self, n: int) -> float:
+        return min(self.settings.retry_backoff * 2 ** min(max(n - 1, 0), 30), self.settings.retry_backoff_max)
+
+    async def _outage(self, node: Node, what: str) -> None:
+        """One failed contact with the service: wait, or give up once the outage lasts too long."""
+        now = time.time()
+        if node.outage_since is None:
+            node.outage_since, node.outage_tries = now, 0
+        node.outage_tries += 1
         node.retries += 1
         self.store.patch(node.wid, node.index, {"retries": node.retries, "last_error": what,
-                                                "updated_at": now_iso()}, token=node.token)
-        if node.retries > node.max_retries:
-            raise NodeFailed(f"gave up after {node.max_retries} retries: {what}")
-        delay = min(self.settings.retry_backoff * 2 ** (node.retries - 1), self.settings.retry_backoff_max)
+                                                "updated_at": now_iso()}, allowed=ACTIVE_NODE, token=node.token)
+        lasted = now - node.outage_since
+        tolerance = self.settings.outage_tolerance
+        if lasted >= tolerance:
+            raise NodeFailed(f"service outage: {node.base} unavailable for {lasted:.1f} s "
+                             f"(outage tolerance {tolerance:g} s): {what}", stop=True)
+        delay = min(self._backoff(node.outage_tries), max(tolerance - lasted, 0.01))
         self.observer.retried(node, what, node.retries, delay)
         await asyncio.sleep(delay)
+
+    @staticmethod
+    def _contact(node: Node) -> None:
+        """The service answered: the current outage (if any) is over."""
+        node.outage_since = None
+        node.outage_tries = 0
+
+    async def _failure_attempt(self, node: Node, exc: NodeFailed) -> str:
+        """The service said `failed`: back off for another attempt if allowed, else re-raise."""
+        key = self.store.node_key(node.wid, node.index)
+        failures = int(self.store.r.hget(key, "failures") or 0) + 1
+        if failures >= node.max_attempts:
+            if node.max_attempts > 1:
+                raise NodeFailed(f"{exc} (attempt {failures} of {node.max_attempts})") from exc
+            raise exc
+        self.store.patch(node.wid, node.index, {"failures": failures, "last_error": str(exc)},
+                         allowed=ACTIVE_NODE, token=node.token)
+        log.warning("node %s of %s failed on attempt %d of %d: %s; trying again", node.name, node.wid,
+                    failures, node.max_attempts, exc)
+        await asyncio.sleep(self._backoff(failures))
+        return f"attempt {node.attempt} failed: {exc}"
+
+    async def _next_attempt(self, node: Node, why: str) -> bool:
+        """Move the node to a new attempt (new task id). False: it is no longer ours to run."""
+        attempt = self.store.new_attempt(node.wid, node.index, node.token, why)
+        if not attempt:
+            if self.store.node_status(node.wid, node.index) == "stopping":
+                await self._finish(node, TaskStatus.CANCELLED, {"error": why}, "")
+            return False
+        log.info("node %s of %s: attempt %d (%s)", node.name, node.wid, attempt, why)
+        node.next_attempt(attempt)
+        return True
 
     async def _execute(self, node: Node) -> Reply:
         assert self.control is not None
         while True:
-            reply = await self.control.execute(node.base, node.body, node.api_key)
+            assert self._execute_slots is not None
+            async with self._execute_slots:  # a wide fan-out must not flood its service with executes
+                reply = await self.control.execute(node.base, node.body, node.api_key)
             if reply.transient or (reply.status_code == 409 and not reply.body.get("task_id")):
-                await self._transient(node, f"execute: {reply.detail()}")
+                await self._outage(node, f"execute: {reply.detail()}")
                 continue
             if reply.status_code in (200, 201, 202):
                 self.observer.executed(node, reply.status_code, reply.body.get("status"))
@@ -278,25 +409,49 @@ class Runner:
             raise NodeFailed(f"execute rejected: {reply.detail()}")
 
     async def _run(self, node: Node) -> None:
-        assert self.control is not None
-        while True:  # one pass per execute (a vanished task is executed again)
-            reply = await self._execute(node)
-            st = normalize_status(reply.body.get("status"))
-            if st is TaskStatus.COMPLETE and "output" in reply.body:
-                # answered inside execute: one script records both the start and the end
-                await self._complete(node, reply.body.get("output"), self._start_fields(node))
-                return
-            if not await self._mark_running(node):
-                return
-            if st in (TaskStatus.COMPLETE, TaskStatus.FAILED, TaskStatus.CANCELLED):
-                if st is TaskStatus.FAILED:
-                    raise NodeFailed(str(reply.body.get("error") or "failed"))
-                if st is TaskStatus.CANCELLED:
-                    await self._finish(node, TaskStatus.CANCELLED, {"error": "cancelled by the service"},
-                                       f"node {node.name} was cancelled by its service")
+        """One pass per attempt: a lost, interrupted or (if allowed) failed task runs again."""
+        while True:
+            try:
+                if await self._attempt(node):
                     return
-            if await self._monitor(node, known="running"):
+                why = "task vanished from its service (restarted?)"
+                await self._outage(node, why)
+            except NewAttempt as exc:
+                why = str(exc)
+                await self._outage(node, why)
+            except NodeFailed as exc:
+                if not exc.failure:
+                    raise
+                why = await self._failure_attempt(node, exc)
+            if not await self._next_attempt(node, why):
                 return
+
+    async def _attempt(self, node: Node) -> bool:
+        """Execute and follow one task. False: it vanished (execute it again)."""
+        reply = await self._execute(node)
+        st = normalize_status(reply.body.get("status"))
+        if st is TaskStatus.FAILED:
+            self._check_failed(reply.body)
+        self._contact(node)
+        if st is TaskStatus.COMPLETE and "output" in reply.body:
+            # answered inside execute: one script records both the start and the end
+            await self._complete(node, reply.body.get("output"), self._start_fields(node))
+            return True
+        if not await self._mark_running(node):
+            return True
+        if st is TaskStatus.CANCELLED:
+            await self._finish(node, TaskStatus.CANCELLED, {"error": "cancelled by the service"},
+                               f"node {node.name} was cancelled by its service")
+            return True
+        return await self._monitor(node, known="running")
+
+    @staticmethod
+    def _check_failed(body: dict[str, Any]) -> None:
+        """A `failed` task: interrupted by its service going away (outage), or a node failure."""
+        error = str(body.get("error") or "failed on its service")
+        if body.get("interrupted") is True:
+            raise NewAttempt(f"task interrupted on its service: {error}")
+        raise NodeFailed(error, failure=True)
 
     @staticmethod
     def _start_fields(node: Node) -> dict[str, Any]:
@@ -346,14 +501,18 @@ class Runner:
             t0 = time.monotonic()
             reply = await self.control.status(node.base, node.task_id, wait, node.api_key)
             elapsed = time.monotonic() - t0
+            if nst == "stopping" and (reply.transient or reply.status_code == 404):
+                # we asked it to stop; the stop stays pending until the service answers
+                await self._finish(node, TaskStatus.CANCELLED, {"error": f"stopped: {reply.detail()}"}, "")
+                return True
             if reply.status_code == 404:
-                await self._transient(node, "task vanished from its service (restarted?)")
                 return False
             if reply.transient:
-                await self._transient(node, f"status: {reply.detail()}")
+                await self._outage(node, f"status: {reply.detail()}")
                 continue
             if not reply.ok:
                 raise NodeFailed(f"status: {reply.detail()}")
+            self._contact(node)
             body = reply.body
             st = normalize_status(body.get("status"))
             if st is TaskStatus.COMPLETE:
@@ -361,7 +520,10 @@ class Runner:
                 await self._complete(node, await self._output(node), extra)
                 return True
             if st is TaskStatus.FAILED:
-                raise NodeFailed(str(body.get("error") or "failed on its service"))
+                if nst == "stopping":
+                    await self._finish(node, TaskStatus.CANCELLED, {"error": body.get("error") or "stopped"}, "")
+                    return True
+                self._check_failed(body)
             if st is TaskStatus.CANCELLED:
                 await self._finish(node, TaskStatus.CANCELLED, {"error": body.get("error") or "cancelled"},
                                    f"node {node.name} was cancelled")
@@ -387,9 +549,12 @@ class Runner:
         while True:
             reply = await self.control.output(node.base, node.task_id, node.api_key)
             if reply.ok:
+                self._contact(node)
                 return reply.body.get("output", reply.body)
-            if reply.transient or reply.status_code in (404, 409):
-                await self._transient(node, f"output: {reply.detail()}")
+            if reply.status_code == 404:
+                raise NewAttempt(f"output vanished from its service: {reply.detail()}")
+            if reply.transient or reply.status_code == 409:
+                await self._outage(node, f"output: {reply.detail()}")
                 continue
             raise NodeFailed(f"output: {reply.detail()}")
 
@@ -403,6 +568,8 @@ class Runner:
                                 lease_ttl=self.settings.lease_ttl, wf_error=wf_error, token=node.token,
                                 claim_as=self.worker_id)
         if not res.changed:
+            if status is TaskStatus.COMPLETE:
+                await self._start_queued_children(node)
             return
         self.observer.ended(node, status.value, fields.get("error"))
         if res.to_start:
@@ -415,13 +582,23 @@ class Runner:
         if res.to_stop:
             await asyncio.gather(*(self.stop_node(node.wid, j) for j in res.to_stop))
 
+    async def _start_queued_children(self, node: Node) -> None:
+        """The node was already complete: our finish was applied before Redis went away and its answer
+        lost. Its children were scheduled then; start those nobody claimed yet (else the reaper would,
+        after a lease)."""
+        children = self.store.r.hget(self.store.node_key(node.wid, node.index), "children") or ""
+        for c in (int(x) for x in children.split(",") if x):
+            claim = self.store.claim(node.wid, c, self.worker_id, self.settings.lease_ttl)
+            if claim is not None:
+                self._spawn(claim)
+
     async def _send_stop(self, node: Node) -> None:
+        """Stop the node's task now, or keep the stop pending until its service answers."""
         assert self.control is not None
-        reply = await self.control.stop(node.base, node.task_id, node.api_key)
-        self.observer.stop_sent(node, reply.ok)
+        await stops.send_stop(self.store, self.control, self.settings, node.wid, node.index, node.task_id,
+                              node.base, node.api_key, token=node.token)
+        self.observer.stop_sent(node)
         node.stop_sent = True
-        if not reply.transient:
-            self.store.patch(node.wid, node.index, {"stop_sent": "1"}, token=node.token)
 
     async def stop_node(self, wid: str, index: int) -> None:
         """Send /control/stop to node `index` (driven by any worker)."""
@@ -443,20 +620,16 @@ class Runner:
 
 async def stop_node_task(store: Store, control: ControlClient, settings: Settings, wid: str,
                          index: int) -> bool:
-    """Best-effort `/control/stop` for a node's current task (used by the API and the runner)."""
+    """`/control/stop` for a node's current task (API and runner); pending while the service is away."""
     spec = store.spec(wid)
     if spec is None:
         return False
-    run, spec_d, api_key = spec
+    run, spec_d, _ = spec
     n = store.node(wid, index)
     if not n:
         return False
     v = spec_d["graph"]["vertices"][index]
     tid = n.get("task_id") or task_id_for(wid, run, index, v["container"], v["operation"],
                                            int(n.get("attempt", 1)))
-    host = f"[{v['host']}]" if ":" in v["host"] else v["host"]
-    reply = await control.stop(f"{v.get('scheme', 'http')}://{host}:{v['port']}", tid,
-                               api_key or settings.services_api_key)
-    if not reply.transient:
-        store.patch(wid, index, {"stop_sent": "1"})
+    reply = await stops.send_stop(store, control, settings, wid, index, tid)
     return reply.ok

@@ -252,7 +252,8 @@ local function count_ids(s) local n = 0; for _ in string.gmatch(s, '%d+') do n =
 """
 
 _SUBMIT = _LUA_COMMON + r"""
--- ARGV: P, wid, now_ts, now_iso, lease_until, nfields, k1, v1, ..., then per node: parents, children
+-- ARGV: P, wid, now_ts, now_iso, lease_until, nfields, k1, v1, ..., then one JSON array of
+-- [parents, children] pairs (comma lists), one per node (one argument: cheap to send at 10,000 nodes)
 local wid, now_ts, now_iso, lease_until = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local k = wfkey(wid)
 if redis.call('EXISTS', k) == 1 then return false end
@@ -262,19 +263,21 @@ for f = 1, nf do
   redis.call('HSET', k, ARGV[pos], ARGV[pos + 1])
   pos = pos + 2
 end
+local edges = cjson.decode(ARGV[pos])
 local total = tonumber(redis.call('HGET', k, 'total'))
-for i = 0, total - 1 do
-  redis.call('HSET', nkey(wid, i), 'status', 'pending', 'scheduled', '0', 'attempt', '1', 'progress', '0',
-             'retries', '0', 'parents', ARGV[pos], 'children', ARGV[pos + 1], 'remaining', count_ids(ARGV[pos]),
-             'token', '0', 'created_at', now_iso, 'updated_at', now_iso)
-  pos = pos + 2
-end
 redis.call('HSET', k, 'done', '0', 'active', '0', 'failed', '0', 'cancelled', '0', 'created_ts', now_ts,
            'created_at', now_iso, 'updated_at', now_iso)
 redis.call('ZADD', P .. ':index', now_ts, wid)
 set_wf_status(wid, 'pending')
 local out = {}
-for i = 0, total - 1 do schedule(wid, i, lease_until, out) end
+for i = 0, total - 1 do
+  local e = edges[i + 1]
+  local left = count_ids(e[1])
+  redis.call('HSET', nkey(wid, i), 'status', 'pending', 'scheduled', '0', 'attempt', '1', 'progress', '0',
+             'retries', '0', 'parents', e[1], 'children', e[2], 'remaining', left, 'token', '0',
+             'created_at', now_iso, 'updated_at', now_iso)
+  if left == 0 then schedule(wid, i, lease_until, out) end
+end
 return out
 """
 
@@ -542,9 +545,12 @@ class FinishResult:
     claim: Claim | None = None  # to_start[0] claimed for `claim_as` (None: not asked, or not claimable)
 
 
-# what a node's hash costs besides what its fields hold (keys, field names, small values):
-# counted into a workflow's byte size so retention by bytes sees many-node workflows too
-NODE_OVERHEAD_BYTES = 200
+# what a workflow and each node hash cost in Redis besides the spec and the values the nodes
+# store (keys, field names, hash encoding, index entries), measured with `INFO memory` on
+# finished diamonds (~11 KB each in all): counted into a workflow's byte size, so retention
+# by bytes comes close to the memory the finished history really takes
+WORKFLOW_OVERHEAD_BYTES = 2000
+NODE_OVERHEAD_BYTES = 1800
 
 
 def task_id_for(workflow_id: str, run: str, index: int, container: str, operation: str,
@@ -624,17 +630,13 @@ class Store:
         if services_api_key:
             fields["services_api_key"] = services_api_key
         argv: list[Any] = [self.p, wid, repr(time.time()), now_iso(), repr(lease_until), 0]
-        size = len(raw_spec) + NODE_OVERHEAD_BYTES * (total + 1)
-        for ps, cs in zip(parents, children):
-            p, c = ",".join(map(str, ps)), ",".join(map(str, cs))
-            size += len(p) + len(c)
-            argv += [p, c]
-        fields["bytes"] = str(size)
-        head: list[Any] = []
-        for k, v in fields.items():
-            head += [k, v]
+        edges = [[",".join(map(str, ps)), ",".join(map(str, cs))] for ps, cs in zip(parents, children)]
+        raw_edges = json.dumps(edges, separators=(",", ":"))
+        fields["bytes"] = str(len(raw_spec) + len(raw_edges) + WORKFLOW_OVERHEAD_BYTES + NODE_OVERHEAD_BYTES * total)
         argv[5] = len(fields)
-        argv[6:6] = head
+        for k, v in fields.items():
+            argv += [k, v]
+        argv.append(raw_edges)
         res = self._submit(args=argv)
         if res is None:
             return None

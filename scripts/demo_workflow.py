@@ -97,7 +97,7 @@ def main() -> int:
                 raise SystemExit("redis-server is not installed and REDIS_URL is not set")
             rport = free_port()
             kids.start("redis", [exe, "--port", str(rport), "--bind", "127.0.0.1", "--save", "",
-                                 "--appendonly", "no", "--dir", str(kids.tmp)])
+                                 "--appendonly", "yes", "--appendfsync", "everysec", "--dir", str(kids.tmp)])
             redis_url = f"redis://127.0.0.1:{rport}/0"
             import redis
             deadline = time.monotonic() + 10

@@ -11,18 +11,24 @@ import gc
 import inspect
 import json
 import logging
-import secrets
 from contextlib import asynccontextmanager
 from types import ModuleType
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi_offline import FastAPIOffline
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from . import apidoc, errors, jsonbody
 from . import query as task_query
+from .access import Access
+from .apikeys import ANONYMOUS, KeyRing, Principal
+from .ids import id_error, quote_id, valid_task_id
+from .inputs import InputPolicy, InputRefused
+from .limits import BodyLimit
 from .manager import (ACTIVE_VALUES, COMPLETE, FAILED, ShuttingDown, TaskConflict, TaskManager, TaskNotFound,
                       fingerprint, new_task_id)
 from .methods import MethodSpec, discover
@@ -38,13 +44,27 @@ logger = logging.getLogger(__name__)
 
 
 
-def _json(body: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body, separators=(",", ":"), default=str), status_code=status_code,
-                    media_type="application/json", headers=headers)
+_json = errors.json_response
 
 
 def _problem(status_code: int, message: str, **extra: Any) -> Response:
-    return _json({"detail": message, **extra}, status_code)
+    return errors.problem(status_code, message, **extra)
+
+
+def _who(request: Request) -> Principal:
+    """The caller, as authenticated by the router's dependency (anonymous admin when the API is open)."""
+    return request.scope.get("principal", ANONYMOUS)
+
+
+def _task_id(value: Any, loc: tuple[str | int, ...]) -> str:
+    """`value` when it is a valid task id, else a 422 naming `loc`."""
+    if not valid_task_id(value):
+        raise RequestValidationError([id_error(value, loc)])
+    return value
+
+
+def _location(task_id: str) -> dict[str, str]:
+    return {"Location": f"/control/status/{quote_id(task_id)}"}
 
 
 def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None = None,
@@ -53,6 +73,9 @@ def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None 
 
     Without an explicit `manager`, the module-wide `taskservice.task_manager`
     is used, so explicit-style methods that import it share the app's tasks.
+    Optional module hooks: `extend_app(app)` (its own routes beside /control),
+    `health_details() -> dict` (merged into /health), `admit(method) -> str | None`
+    (a reason makes execute answer 503, e.g. while its hardware is disconnected).
     """
     from . import task_manager as default_manager
 
@@ -61,11 +84,14 @@ def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None 
     manager.configure(max_workers=settings.max_workers, retention_ttl=settings.retention_ttl,
                       retention_max=settings.retention_max, data_dir=settings.data_dir.resolve(),
                       state_db=settings.state_db_location(), inline_max_bytes=settings.inline_max_bytes)
+    manager.input_policy = InputPolicy.from_settings(settings)  # read by Task.open_input and friends
+    access = Access(KeyRing.from_settings(settings.api_key, settings.api_keys))
     methods = discover(service_module, settings.method_options)
     on_startup = getattr(service_module, "on_startup", None)
     on_shutdown = getattr(service_module, "on_shutdown", None)
     health_details = getattr(service_module, "health_details", None)
     extend_app = getattr(service_module, "extend_app", None)
+    admit = getattr(service_module, "admit", None)  # admit(method) -> None, or why it cannot run now (503)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -83,9 +109,12 @@ def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None 
 
     title = service_title(service_module, settings.title)
     manager.observer = TaskObserver(manager, title)
-    app = FastAPI(title=title, version="1.0.0", lifespan=lifespan,
-                  description=(inspect.getdoc(service_module) or "").strip() or None)
+    app = FastAPIOffline(title=title, version="1.0.0", lifespan=lifespan,
+                         description=(inspect.getdoc(service_module) or "").strip() or None)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    errors.install(app)
     app.state.manager = manager
+    app.state.access = access
     app.state.settings = settings
     app.state.methods = methods
 
@@ -116,29 +145,37 @@ def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None 
     async def health() -> Response:
         """Liveness and load; never needs a key."""
         extra = health_details() if callable(health_details) else {}
-        return _json({"status": "ok" if manager.accepting else "stopping", **manager.stats(), **extra})
+        return _json({"status": "ok" if manager.accepting else "stopping", **manager.stats(),
+                      "allowed_hosts": manager.input_policy.hosts.describe(), **extra})
 
-    dependencies = [Depends(_bearer(settings.api_key))] if settings.api_key else []
+    dependencies = [Depends(_authenticated(access, manager))] if access.enabled else []
     app.state.dependencies = dependencies  # for a service's own routes (extend_app)
     from .events import events_router  # SSE and WebSocket streams
 
     # Routes are mounted on the app itself, not through include_router: an included
     # router costs every request a second round of route matching.
-    app.router.routes.extend(_control_router(manager, methods, settings, dependencies).routes)
-    app.router.routes.extend(events_router(manager, dependencies).routes)
+    app.router.routes.extend(_control_router(manager, methods, settings, dependencies, access, admit).routes)
+    app.router.routes.extend(events_router(manager, dependencies, access).routes)
     app.router.routes.extend(metrics_router(manager.observer.metrics.registry, dependencies).routes)
     if callable(extend_app):  # a service's own routes (other APIs, streams) beside /control
         extend_app(app)
-    install_openapi(app, methods)
+    _with_execute_schemas(app, auth=access.enabled)
+    install_openapi(app, methods)  # each execute_<Method> as an execute body, discriminated by `method`
     return app
 
 
-def _bearer(api_key: str):
-    expected = f"Bearer {api_key}".encode()
+def _authenticated(access: Access, manager: TaskManager):
+    """Dependency of every control route: who is calling; a user naming another's task gets 404.
 
-    async def require_key(authorization: str | None = Header(None)) -> None:
-        if authorization is None or not secrets.compare_digest(authorization.encode(), expected):
-            raise HTTPException(401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+    Routes check ownership themselves too; this covers every route that takes
+    a `task_id` (in the path or the query), including ones added later.
+    """
+    async def require_key(request: Request) -> None:
+        who = request.scope["principal"] = access.principal(request)
+        if not who.is_admin:
+            task_id = request.path_params.get("task_id") or request.query_params.get("task_id")
+            if task_id is not None and valid_task_id(task_id):
+                access.owned(manager, who, task_id)
 
     return require_key
 
@@ -171,29 +208,52 @@ _EXECUTE_DOC = {"requestBody": {"required": True, "content": {"application/json"
     "schema": {"$ref": "#/components/schemas/ExecuteRequest"}}}}}
 
 
+_QUERY_DOC = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "description": 'Filters: `{"field": value | [values] | {"op": OP, "value": v} | {OP: v}}`, '
+                                     'optionally inside `{"filter": {...}}`'}}}}}
+
+
+def _with_execute_schemas(app: FastAPI, auth: bool = False) -> None:
+    """The execute body is parsed by hand (faster); publish its schemas, path parameters and errors."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            app.openapi_schema = apidoc.complete(schema, auth=auth)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settings: ServiceSettings,
-                    dependencies: list) -> APIRouter:
+                    dependencies: list, access: Access, admit: Any = None) -> APIRouter:
     router = APIRouter(prefix="/control", tags=["control"], dependencies=dependencies)
     known = ", ".join(sorted(methods)) or "none"
 
-    def replay(task_id: str, fp: bytes) -> Response:
+    inputs: InputPolicy = manager.input_policy
+
+    def replay(task_id: str, fp: bytes, who: Principal) -> Response:
         """Answer a repeated execute with the existing task, or 409 if it is other work."""
         entry = manager.lookup(task_id)
         if entry is None:
             raise TaskNotFound(task_id)
+        if not who.may_see(entry.user):
+            raise TaskConflict(f"task id {task_id!r} is already in use; choose another", task_id=task_id)
         if entry.fingerprint is not None and entry.fingerprint != fp:
             raise TaskConflict(f"task {task_id!r} already exists with a different method, parameters or inputs",
                                task_id=task_id, status=entry.status)
         record = manager.get_status(task_id) or entry.record()
         output = manager.get_output(task_id) if record["status"] == COMPLETE.value else None
         code = 202 if record["status"] in ACTIVE_VALUES else 200
-        return _json(_execute_body(record, output), code, {"Location": f"/control/status/{task_id}"})
+        return _json(_execute_body(record, output), code, _location(task_id))
 
     @router.post("/execute", status_code=202, openapi_extra=_EXECUTE_DOC)
     async def execute(request: Request) -> Response:
         """Start `method`; background work answers 202 at once, quick methods 200 with their output."""
+        who = _who(request)
         try:
-            body = ExecuteRequest.model_validate_json(await request.body())
+            body = ExecuteRequest.model_validate(_json_object(await request.body()))
         except ValidationError as exc:
             errors = exc.errors(include_url=False, include_context=False)
             for err in errors:
@@ -204,6 +264,9 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
             raise HTTPException(400, f"Unknown method: {body.method} (known: {known})")
         if not manager.accepting:
             raise ShuttingDown("service is shutting down")
+        refusal = admit(spec.name) if callable(admit) else None
+        if refusal:  # the service cannot run this method now (e.g. its hardware is disconnected)
+            raise HTTPException(503, refusal)
         params: Any = body.parameters
         if spec.options.parameters is not None:
             try:
@@ -213,13 +276,14 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
                 for err in errors:
                     err["loc"] = ("body", "parameters", *err["loc"])
                 raise RequestValidationError(errors) from None
+        _check_sources(inputs, body)
         task_id = body.task_id or new_task_id()
         body.task_id = task_id
         fp = fingerprint(body)
         if manager.lookup(task_id) is not None:
-            return replay(task_id, fp)
+            return replay(task_id, fp, who)
         callback = body.callback.model_dump() if body.callback is not None else None
-        location = {"Location": f"/control/status/{task_id}"}
+        location = _location(task_id)
         try:
             if spec.background:
                 fn = spec.fn
@@ -227,34 +291,39 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
                     body, lambda task: fn(body, task), params=params,
                     resource=spec.resource_key(body, params), limit=spec.options.concurrency,
                     queue=spec.options.queue, timeout=spec.options.timeout or settings.task_timeout,
-                    fp=fp, callback=callback, spill=spec.options.spill)
+                    fp=fp, callback=callback, user=who.user, spill=spec.options.spill)
                 return _json(_execute_body(record), 202, location)
             entry = manager.reserve(
                 body, fp, callback, resource=spec.resource_key(body, params), limit=spec.options.concurrency,
-                timeout=spec.options.timeout or settings.task_timeout, spill=spec.options.spill)
+                timeout=spec.options.timeout or settings.task_timeout, user=who.user, spill=spec.options.spill)
         except TaskConflict as exc:
             if exc.task_id == task_id:  # the same id arrived twice at once
-                return replay(task_id, fp)
+                return replay(task_id, fp, who)
             raise
         return await _run_quick(manager, spec, body, params, location, entry)
 
-    async def status_of(task_id: str, wait: float) -> Response:
+    async def status_of(task_id: str, wait: float, who: Principal) -> Response:
+        if not who.is_admin:
+            access.owned(manager, who, task_id)
         body, version, active = manager.snapshot_json(task_id)
         if wait > 0 and active:
             await manager.wait_for_change(task_id, version, min(wait, settings.max_wait))
+            await manager.settled(task_id, 5.0)  # a final state on its way to the store: answer that one
             body, _, _ = manager.snapshot_json(task_id)
         return Response(body, media_type="application/json")
 
     @router.get("/status/{task_id}", openapi_extra=_WAIT_DOC)
     async def status(request: Request) -> Response:
         """The task's record; with `?wait=`, returns as soon as it changes (or at once if finished)."""
-        return await status_of(request.path_params["task_id"], _wait_param(request))
+        task_id = _task_id(request.path_params["task_id"], ("path", "task_id"))
+        return await status_of(task_id, _wait_param(request), _who(request))
 
     @router.get("/status", openapi_extra=_WAIT_DOC)
     async def status_by_query(request: Request, task_id: str) -> Response:
-        return await status_of(task_id, _wait_param(request))
+        return await status_of(_task_id(task_id, ("query", "task_id")), _wait_param(request), _who(request))
 
-    async def output_of(task_id: str) -> Response:
+    async def output_of(task_id: str, who: Principal) -> Response:
+        access.owned(manager, who, task_id)
         raw = manager.output_json(task_id)
         if raw is None:
             record, _ = manager.snapshot(task_id)
@@ -264,27 +333,32 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
                         media_type="application/json")
 
     @router.get("/output/{task_id}")
-    async def output(task_id: str) -> Response:
+    async def output(request: Request, task_id: str) -> Response:
         """The output of a complete task; 409 with the status otherwise."""
-        return await output_of(task_id)
+        return await output_of(_task_id(task_id, ("path", "task_id")), _who(request))
 
     @router.get("/output")
-    async def output_by_query(task_id: str) -> Response:
-        return await output_of(task_id)
+    async def output_by_query(request: Request, task_id: str) -> Response:
+        return await output_of(_task_id(task_id, ("query", "task_id")), _who(request))
 
-    @router.post("/stop/{task_id}")
-    async def stop(task_id: str) -> Response:
-        """Cancel: a pending task at once, a running one via its token (`stopping`, then `cancelled`)."""
+    async def stop_task(task_id: str, who: Principal) -> Response:
+        access.owned(manager, who, task_id)
         record = manager.stop(task_id)
         await manager.settled(task_id)  # a pending task's final state is answered once durable
         return _json(manager.get_status(task_id) or record)
 
-    @router.post("/stop")
-    async def stop_by_query(task_id: str) -> Response:
-        return await stop(task_id)
+    @router.post("/stop/{task_id}")
+    async def stop(request: Request, task_id: str) -> Response:
+        """Cancel: a pending task at once, a running one via its token (`stopping`, then `cancelled`)."""
+        return await stop_task(_task_id(task_id, ("path", "task_id")), _who(request))
 
-    async def page(conds: list, limit: int, offset: int) -> Response:
-        records, total = await asyncio.to_thread(manager.query_json, conds, limit, offset)
+    @router.post("/stop")
+    async def stop_by_query(request: Request, task_id: str) -> Response:
+        return await stop_task(_task_id(task_id, ("query", "task_id")), _who(request))
+
+    async def page(conds: list, limit: int, offset: int, who: Principal) -> Response:
+        owner = None if who.is_admin else who.user  # a user lists only its own tasks
+        records, total = await asyncio.to_thread(manager.query_json, conds, limit, offset, owner)
         return Response(b'{"tasks":[' + b",".join(records)
                         + f'],"total":{total},"limit":{limit},"offset":{offset}}}'.encode(),
                         media_type="application/json")
@@ -294,20 +368,15 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
         """List tasks, newest first. Filters: `status=a,b`, `method=`, `workflow_id=`, or
         deepObject `filter[created_at][gt]=<ISO time>` with eq, ne, gt, lt, ge, le, like, notlike, in."""
         pairs = [(k, v) for k, v in request.query_params.multi_items() if k not in ("limit", "offset")]
-        return await page(task_query.from_query_params(pairs), limit, offset)
+        return await page(task_query.from_query_params(pairs), limit, offset, _who(request))
 
-    @router.post("/tasks/query")
+    @router.post("/tasks/query", openapi_extra=_QUERY_DOC)
     async def tasks_query(request: Request, limit: int = Query(50, ge=1, le=1000),
                           offset: int = Query(0, ge=0)) -> Response:
         """Query with a JSON body: `{"status": {"op": "eq", "value": "complete"}, "created_at": {"gt": "..."}}`."""
-        try:
-            body = await request.json()
-        except ValueError:
-            return _problem(422, "body must be a JSON object of filters")
-        if not isinstance(body, dict):
-            return _problem(422, "body must be a JSON object of filters")
+        body = _json_object(await request.body(), "body must be a JSON object of filters")
         filters = body.get("filter", body) if isinstance(body.get("filter"), dict) else body
-        return await page(task_query.from_json(filters), limit, offset)
+        return await page(task_query.from_json(filters), limit, offset, _who(request))
 
     @router.get("/methods")
     async def list_methods() -> Response:
@@ -315,6 +384,30 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
         return _json({"methods": [spec.describe() for spec in methods.values()]})
 
     return router
+
+
+def _json_object(raw: bytes, what: str = "body must be a JSON object") -> dict[str, Any]:
+    """A request body parsed strictly (orjson, nesting limit, finite numbers); 422 otherwise."""
+    try:
+        value = jsonbody.parse(raw)
+    except jsonbody.BodyError as exc:
+        raise RequestValidationError([exc.error()]) from None
+    if not isinstance(value, dict):
+        raise RequestValidationError([{"type": "dict_type", "loc": ("body",), "msg": what, "input": None}])
+    return value
+
+
+def _check_sources(inputs: InputPolicy, body: ExecuteRequest) -> None:
+    """422 naming each input or callback URL the service's rules refuse (before any work starts)."""
+    problems = inputs.check_all(body.inputs)
+    if body.callback is not None:
+        try:
+            inputs.check_callback(body.callback.url)
+        except InputRefused as exc:
+            problems.append({"type": "callback_refused", "loc": ("body", "callback", "url"), "msg": str(exc),
+                             "input": None})
+    if problems:
+        raise RequestValidationError(problems)
 
 
 async def _run_quick(manager: TaskManager, spec: MethodSpec, body: ExecuteRequest, params: Any,

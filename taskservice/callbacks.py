@@ -14,6 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from . import egress
+from .netpolicy import PolicyRefused
+from .task import input_policy
+
 if TYPE_CHECKING:
     from .manager import TaskManager
 
@@ -33,14 +37,15 @@ def deliver(manager: TaskManager, task_id: str, callback: dict[str, Any], record
 
 def _send(manager: TaskManager, task_id: str, callback: dict[str, Any], record: dict[str, Any]) -> None:
     url, method = callback["url"], callback.get("method", "POST").upper()
-    headers = dict(callback.get("headers") or {})
+    headers = dict(callback.get("headers") or {})  # may hold secrets: sent, never recorded or logged
+    hosts = input_policy(manager).hosts
     delay, error = FIRST_DELAY, None
-    info: dict[str, Any] = {"url": url, "status": "pending", "attempts": 0}
+    info: dict[str, Any] = {"url": egress.redact(url), "status": "pending", "attempts": 0}
     with httpx.Client(timeout=TIMEOUT) as client:
         for attempt in range(1, ATTEMPTS + 1):
             info["attempts"] = attempt
             try:
-                response = client.request(method, url, json=record, headers=headers)
+                response = egress.request(client, method, url, hosts, json=record, headers=headers)
                 if response.status_code < 400:
                     info.update(status="delivered", http_status=response.status_code, error=None,
                                 delivered_at=time.time())
@@ -49,6 +54,9 @@ def _send(manager: TaskManager, task_id: str, callback: dict[str, Any], record: 
                 error = f"HTTP {response.status_code}"
                 if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
                     break  # the receiver refuses this request; retrying won't help
+            except PolicyRefused as exc:  # checked after resolution, each attempt; retrying won't help
+                error = f"refused by SERVICE_ALLOWED_HOSTS: {exc}"
+                break
             except httpx.HTTPError as exc:
                 error = f"{type(exc).__name__}: {exc}"
             info.update(status="retrying", error=error)
@@ -58,5 +66,5 @@ def _send(manager: TaskManager, task_id: str, callback: dict[str, Any], record: 
                 delay *= 2
     info.update(status="failed", error=error)
     logger.warning("callback for task %s to %s failed after %d attempt(s): %s",
-                   task_id, url, info["attempts"], error)
+                   task_id, info["url"], info["attempts"], error)
     manager.record_callback(task_id, info)

@@ -18,7 +18,6 @@ import asyncio
 import heapq
 import json
 import logging
-import re
 import threading
 import time
 from collections import OrderedDict, deque
@@ -28,6 +27,7 @@ from typing import Any
 
 from .entry import (ACTIVE, ACTIVE_VALUES, CANCELLED, COMPLETE, FAILED, PENDING, RUNNING, STOPPING, Entry, dumps,
                     fingerprint, iso, new_task_id)
+from .ids import task_file
 from .index import TaskIndex
 from .models import ExecuteRequest, ExecuteResponse, TaskStatus
 from .outputs import store_output, wire_output
@@ -75,9 +75,6 @@ class TaskConflict(TaskError):
 
 class ShuttingDown(TaskError):
     pass
-
-
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class TaskManager:
@@ -151,7 +148,7 @@ class TaskManager:
             if row.task_id in self._entries:
                 continue
             entry = _restore(row)
-            if entry.status in ACTIVE or entry.final is None:
+            if not entry.status.finished:  # pending, running, stopping (or paused) when the process ended
                 record = json.loads(row.record)
                 record.update(status=FAILED.value, error=RESTART_ERROR, interrupted=True, finished_at=iso(now))
                 entry.status, entry.error, entry.interrupted = FAILED, RESTART_ERROR, True
@@ -164,7 +161,7 @@ class TaskManager:
         if recovered:
             logger.warning("%d task(s) left unfinished by the previous process are now failed (interrupted)",
                            len(recovered))
-            self._store.save_now(recovered)  # type: ignore[attr-defined]
+            self._store.save_now(recovered)
         self._store.bind(self._rows_of)
         self._prune(now)
 
@@ -811,9 +808,8 @@ class TaskManager:
             return out
 
     def output_path(self, task_id: str, name: str) -> Path:
-        folder = self.data_dir / _SAFE_NAME.sub("_", task_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        return (folder / _SAFE_NAME.sub("_", name)).resolve()
+        """A path for file `name` in task `task_id`'s own folder; no id or name leads out of it."""
+        return task_file(self.data_dir, task_id, name)
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -823,7 +819,6 @@ class TaskManager:
                 "running_jobs": self._active_jobs,
                 "pending": len(self._pending),
                 "retained": len(self._finished),
-                "state_db": self._state_db,
                 "started_total": self._started_total,
                 "max_workers": self.max_workers,
             }
@@ -910,7 +905,7 @@ def _restore(row: Row) -> _Entry:
     entry.interrupted = bool(record.get("interrupted"))
     entry.callback_info = record.get("callback_info")
     entry.output, entry.output_inline = row.output, row.output_inline
-    if entry.status not in ACTIVE:
+    if entry.status.finished:
         entry.final = row.record
     return entry
 

@@ -34,6 +34,8 @@ Condition = tuple[str, str, Any]
 
 def _parse_time(field: str, value: Any) -> float:
     if isinstance(value, (int, float)):
+        if not abs(value) < 1e11:  # seconds since 1970: beyond year 5000, or NaN
+            raise QueryError(f"filter on {field}: {value!r} is not a time in range")
         return to_micros(float(value))
     try:
         text = str(value).strip().replace("Z", "+00:00")
@@ -62,6 +64,8 @@ def condition(field: str, op: str, value: Any) -> Condition:
         op, value = "in", [v.strip() for v in value.split(",") if v.strip()]
     if op == "in" and not isinstance(value, list):
         value = [value]
+    if any(not isinstance(v, (str, int, float, bool)) and v is not None for v in (value if op == "in" else [value])):
+        raise QueryError(f"filter on {field}: values must be strings or numbers (a list of them for 'in')")
     if attr in TIME_FIELDS and op not in ("like", "notlike"):
         value = [_parse_time(field, v) for v in value] if op == "in" else _parse_time(field, value)
     elif attr == "progress":

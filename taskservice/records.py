@@ -45,8 +45,6 @@ class RecordStore:
     Every method is called with the manager's lock held, except `load` and `close`.
     """
 
-    durable = False
-
     def bind(self, rows_of: Callable[[list[str]], list[Row]]) -> None:
         """How the store reads the current rows of changed tasks (when it writes behind)."""
 
@@ -64,8 +62,11 @@ class RecordStore:
         """Records dropped by retention."""
 
     def load(self) -> list[Row]:
-        """Records kept by an earlier process, oldest first."""
+        """Records kept by an earlier process, least recently read first."""
         return []
+
+    def save_now(self, rows: list[Row]) -> None:
+        """Write rows at once (what recovery at start changed)."""
 
     def close(self) -> None:
         """Write what is pending and let go of resources."""

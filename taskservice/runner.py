@@ -1,8 +1,10 @@
 """Serving a service module with uvicorn, with a graceful SIGTERM.
 
-On the first SIGTERM/SIGINT the manager stops taking work, cancels running
-tasks and releases long-polls before uvicorn closes its sockets; the
-lifespan then gives tasks `SERVICE_SHUTDOWN_GRACE` seconds to stop.
+On the first SIGTERM/SIGINT the manager stops taking work, ends tasks that
+never started and releases long-polls before uvicorn closes its sockets; the
+lifespan then gives running tasks `SERVICE_SHUTDOWN_GRACE` seconds to finish
+and stops the rest through their token, recorded as interrupted (a deploy is
+not a cancellation).
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ def run(service_module: ModuleType | Any, settings: ServiceSettings | None = Non
         return
     settings = settings or ServiceSettings()
     configure_logging(settings.log_format, settings.log_level)
+    for noisy in ("httpx", "httpcore"):  # their request lines show whole URLs, which may carry tokens
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     app = create_app(service_module, settings=settings)
     manager: TaskManager = app.state.manager
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level,

@@ -21,7 +21,15 @@ class ServiceSettings(BaseSettings):
     port: int = Field(8080, validation_alias=AliasChoices("SERVICE_PORT", "PORT"))
     title: str | None = Field(None, description="OpenAPI title; default: the first line of the service module's docstring")
 
-    api_key: str | None = Field(None, description="Bearer token required on every route but /health")
+    api_key: str | None = Field(None, description="Bearer token required on every route but /health (an admin key)")
+    api_keys: str | None = Field(None, description='JSON object (or @path to one) of token -> '
+                                 '{"user": NAME, "role": "admin" | "user"}; a user sees only its own tasks')
+    allowed_hosts: str | None = Field(None, description="Hosts http(s) inputs and callbacks may reach: names, "
+                                      "*.wildcards, CIDR ranges, comma-separated (default: loopback and private)")
+    file_roots: str = Field("", description="Comma-separated folders `file` inputs may be read from, "
+                            "besides the data directory")
+    max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Larger request bodies get 413")
+    max_input_bytes: int = Field(256 * 1024 * 1024, ge=1, description="Largest input a method may read")
     max_workers: int = Field(32, ge=1, description="Threads running background tasks")
     task_timeout: float = Field(6 * 3600, gt=0, description="Default per-method timeout, seconds from start")
     retention_ttl: float = Field(3600, gt=0, description="Finished tasks live this long after their last read")
@@ -40,6 +48,11 @@ class ServiceSettings(BaseSettings):
         description='Per-method overrides as JSON, e.g. {"LongProcess": {"timeout": 60, "concurrency": 1, "queue": true}}',
     )
     access_log: bool = False
+
+    def file_root_paths(self) -> list[Path]:
+        """The data directory and every `SERVICE_FILE_ROOTS` folder, resolved."""
+        roots = [self.data_dir] + [Path(p.strip()) for p in self.file_roots.split(",") if p.strip()]
+        return [r.expanduser().resolve() for r in roots]
     log_level: str = "info"
     log_format: str = Field("console", pattern="^(console|json)$",
                             description="`console` (human-readable key=value) or `json` (one object per line)")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from .models import ExecuteRequest
+from .models import DataReference, ExecuteRequest
 
 if TYPE_CHECKING:
+    from .inputs import InputPolicy
     from .manager import TaskManager, _Entry
 
 
@@ -59,3 +60,33 @@ class Task:
     def output_path(self, name: str) -> Path:
         """A file path for this task's output, in the service's data directory."""
         return self._manager.output_path(self.id, name)
+
+    # -- inputs, read under the service's rules (taskservice.inputs) --------------------------
+
+    @property
+    def inputs(self) -> InputPolicy:
+        """Where this service may read inputs from (file roots, allowed hosts, size bound)."""
+        return input_policy(self._manager)
+
+    def open_input(self, ref: DataReference, max_bytes: int | None = None) -> BinaryIO:
+        """A binary file object over an input; InputRefused names the rule when it may not be read."""
+        return self.inputs.open(ref, max_bytes)
+
+    def read_input(self, ref: DataReference, max_bytes: int | None = None) -> bytes:
+        """An input's bytes, at most `max_bytes`."""
+        return self.inputs.read_bytes(ref, max_bytes)
+
+    def load_input(self, ref: DataReference, max_bytes: int | None = None) -> Any:
+        """An input's value: inline data as is, JSON parsed, other formats as text."""
+        return self.inputs.load(ref, max_bytes)
+
+
+def input_policy(manager: Any) -> InputPolicy:
+    """The manager's input rules (set by `create_app`), else those of the default settings."""
+    policy = getattr(manager, "input_policy", None)
+    if policy is None:
+        from .inputs import InputPolicy
+        from .settings import ServiceSettings
+        policy = InputPolicy.from_settings(ServiceSettings())
+        manager.input_policy = policy
+    return policy

@@ -1,7 +1,8 @@
 """Measured figures of the simulator through the real adapter: `python -m services.motion_stage.measure`.
 
 Prints the travel when a 100 um move at 50 um/s is cancelled after 0.3 s, alignment accuracy (distance of
-the found peak from the true one) and the wall time of each operation, with the default simulator settings.
+the found peak from the true one) and the wall time of each operation, with the default simulator settings
+(also an angle adjustment with the EW51 daemon's default parameters, which its clients poll for ~100 s).
 
 `--http` measures the daemon-compatible API of a real service process (started on a free port, or `--url`):
 the /ws position_update rate, and the latency from `POST /move/stop/{id}` until the axis is at rest (seen by
@@ -72,6 +73,14 @@ def main() -> None:
     out["angle_adjustment"] = {"seconds": round(time.monotonic() - t0, 3),
                                "error_deg": {"tx": round(abs(fp["Tx1"] - hw.cfg.tilt_tx), 5),
                                              "ty": round(abs(fp["Ty1"] - hw.cfg.tilt_ty), 5)}}
+    # the EW51 daemon's clients poll an angle adjustment for ~100 s: its default parameters, from a lifted Z
+    from .rest.models import AngleAdjustmentRequest
+    ctl.move(3, target=-100.0, speed=1000.0, cancel=threading.Event(), progress=nop)
+    daemon = AngleAdjustmentParams(**AngleAdjustmentRequest(stage=1).to_params())
+    t0 = time.monotonic()
+    ctl.adjust_angle("left", daemon.vendor(), cancel=threading.Event(), progress=nop)
+    out["angle_adjustment_daemon_defaults_s"] = round(time.monotonic() - t0, 3)
+
     t0 = time.monotonic()
     res = ctl.measure_profile({"mainAxisNumber": 7, "signalCh1Number": 1, "mainRange": 100.0, "speed": 100.0},
                               cancel=threading.Event(), progress=nop)

@@ -6,6 +6,10 @@ naming the running task, unless `SERVICE_METHOD_OPTIONS` sets `queue`. Stopping 
 `Stop()` and the task stays `stopping` until the hardware reports rest. Quick operations (positions, axis
 states, servo, stop-all) answer inside execute.
 
+The same operations are also served as the Suruga Seiki EW51 daemon's REST API (`/move/*`, `/servo/*`,
+`/position/*`, `/alignment/*`, `/angle-adjustment/*`, `/profile/*`, `/io/*`, `/connection/*`, `/ws`; see
+`rest/`): its tasks are tasks of this service, shown in the daemon's shape and spelling.
+
 Run: `cd services/motion_stage && PORT=8081 python service.py` (simulator by default; `MOTION_BACKEND=dotnet`
 with `MOTION_DLL_PATH` for the real controller; see README.md).
 """
@@ -61,6 +65,17 @@ def controller() -> StageController:
     if not ctl.connected:
         raise ControllerUnavailable("motion controller is disconnected; POST /connection/connect first")
     return ctl
+
+
+_WITHOUT_HARDWARE = frozenset({"Connect", "Disconnect", "ConnectionStatus"})
+
+
+def admit(method_name: str) -> str | None:
+    """Why /control/execute must answer 503 now: every hardware operation while disconnected."""
+    ctl = _controller
+    if method_name in _WITHOUT_HARDWARE or ctl is None or ctl.connected:
+        return None
+    return "motion controller is disconnected; POST /connection/connect or execute Connect first"
 
 
 def health_details() -> dict[str, Any]:

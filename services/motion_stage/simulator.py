@@ -10,6 +10,8 @@ The hardware is simulated in real time:
 
 * axes move with a trapezoidal speed profile (max speed, acceleration, deceleration); positions are
   computed analytically from the clock, so polling costs nothing and any sampling rate is exact;
+  `Axis2D`/`Axis3D` give every axis the same profile scaled by its share of the path (a straight line,
+  also when stopped part way); `IO` ports and `PowerMeter` range/wavelength live in the controller;
 * `Stop()` is asynchronous: `Moving -> Stopping -> InPosition` while the axis decelerates;
 * soft limits end a move on the limit (`CwLimit`/`CcwLimit`, error `Limit`); servo off/alarm refuse moves;
 * the optical power seen by the power meter is a Gaussian beam coupled between the left stage (axes 1-3)

@@ -76,7 +76,7 @@ def submit(app: FastAPI, method: str, params: dict[str, Any]) -> dict[str, Any]:
     return manager.submit(request, lambda task: spec.fn(request, task), params=validated,
                           resource=spec.resource_key(request, validated), limit=spec.options.concurrency,
                           queue=spec.options.queue, timeout=spec.options.timeout or settings.task_timeout,
-                          fp=fingerprint(request), callback=None)
+                          fp=fingerprint(request), callback=None, spill=spec.options.spill)
 
 
 def accepted(record: dict[str, Any], status_prefix: str, message: str) -> dict[str, Any]:

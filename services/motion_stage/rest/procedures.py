@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Query, Request, Response
 
 from .bridge import accepted, call, finished, require_connected, stop_task, submit, task_status
 from .codes import codes_router
@@ -21,10 +22,8 @@ profile = codes_router("profile")
 
 # ------------------------------------------------------------------------------------------ alignment
 @alignment.get("/power")
-async def power(request: Request, channel: int = 1) -> dict[str, Any]:
+async def power(request: Request, channel: int = Query(1, ge=1, le=2)) -> dict[str, Any]:
     """Power meter reading at the current positions, dBm (channel 1 or 2)."""
-    from datetime import datetime
-
     out = await call(request.app, "PowerMeter", channel=channel)
     return {"channel": channel, "value_dbm": out["value_dbm"], "timestamp": datetime.now().isoformat()}
 
@@ -94,8 +93,11 @@ async def measure(body: ProfileMeasurementRequest, request: Request, response: R
                 "status_code": done["status"], "status_description": done["error"] or done["status"],
                 "error_description": done["error"]}
     output = request.app.state.manager.get_output(record["task_id"]) or {}
-    trace = json.loads(Path(unquote(urlparse(output.get("uri", "")).path)).read_text())   # the profile file (JSON)
-    points = [{"position": x, "signal": s} for x, s in zip(trace["position"], trace["signal"])]
+    try:
+        trace = json.loads(Path(unquote(urlparse(output.get("uri", "")).path)).read_text())   # the profile (JSON)
+        points = [{"position": x, "signal": s} for x, s in zip(trace["position"], trace["signal"])]
+    except (OSError, ValueError, KeyError, TypeError):   # the file was removed meanwhile: the summary still holds
+        points = []
     return {**base, **done["result"], "data_points": points}
 
 

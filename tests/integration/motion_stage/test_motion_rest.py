@@ -20,10 +20,10 @@ ALL = list(range(1, 13))
 FINISHED = ("completed", "failed", "cancelled")
 
 
-def _service(tmp_path_factory, name: str, **extra: str) -> httpx.Client:
+def _service(tmp_path_factory, name: str, headers: dict | None = None, **extra: str) -> httpx.Client:
     env = {**FAST, "SERVICE_DATA_DIR": str(tmp_path_factory.mktemp(name)), **extra}
     proc = ServiceProcess(ROOT / "services/motion_stage", env=env, name=name)
-    client = httpx.Client(base_url=proc.url, timeout=30)
+    client = httpx.Client(base_url=proc.url, timeout=30, headers=headers)
     client.proc = proc  # type: ignore[attr-defined]
     assert client.post("/servo/batch/on", json={"axis_ids": ALL}).json()["success"]
     return client
@@ -344,6 +344,11 @@ def test_disconnect_answers_503_until_reconnected(api):
         r = api.request(method, route, json=body)
         assert r.status_code == 503, (route, r.text)
         assert "disconnected" in r.json()["detail"]
+    for method, params in [("MoveRelative", {"axis": 1, "distance": 1.0, "speed": 10.0}), ("GetPositions", {})]:
+        r = api.post("/control/execute", json={"method": method, "parameters": params})   # the other API too
+        assert r.status_code == 503 and "disconnected" in r.json()["detail"], r.text
+    assert api.post("/control/execute", json={"method": "ConnectionStatus"}).json()["output"]["data"][
+        "is_connected"] is False
     r = api.post("/connection/connect", json={"ads_address": "5.146.68.190.1.1"})
     assert r.json() == {"success": True, "message": "Connected successfully", "connected": True}
     assert api.post("/connection/connect", json={}).json()["message"] == "Already connected"
@@ -354,10 +359,22 @@ def test_disconnect_answers_503_until_reconnected(api):
 
 
 # ------------------------------------------------------------------------------------ station rule
-def test_station_exclusivity(tmp_path_factory):
-    c = _service(tmp_path_factory, "motion-station", MOTION_EXCLUSIVITY="station")
+def test_station_exclusivity_and_the_api_key(tmp_path_factory):
+    c = _service(tmp_path_factory, "motion-station", headers={"Authorization": "Bearer s3cret"},
+                 MOTION_EXCLUSIVITY="station", SERVICE_API_KEY="s3cret")
     try:
         assert c.get("/health").json()["exclusivity"] == "station"
+        # the daemon's routes and /ws need the service's key like /control does
+        assert httpx.get(f"{c.base_url}/position/all").status_code == 401
+        assert httpx.post(f"{c.base_url}/move/relative", json={"axis_id": 1, "distance": 1.0}).status_code == 401
+
+        async def refused() -> bool:
+            try:
+                async with websockets.connect(str(c.base_url.copy_with(scheme="ws", path="/ws"))):
+                    return False
+            except websockets.InvalidStatus as exc:
+                return exc.response.status_code == 401
+        assert asyncio.run(refused())
         tid = c.post("/move/relative", json={"axis_id": 1, "distance": 2.0, "speed": 0.5}).json()["task_id"]
         right = c.post("/move/relative", json={"axis_id": 7, "distance": 1.0})
         assert right.status_code == 409 and tid in right.json()["detail"]

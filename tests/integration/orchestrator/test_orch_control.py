@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from .conftest import EXAMPLES, dockerinfo_for, load, long_params
+from .conftest import EXAMPLES, Orchestrator, dockerinfo_for, load, long_params
 
 DIAMOND = load(EXAMPLES / "diamond" / "blueprint.json")
 
@@ -70,11 +70,25 @@ def test_orch_node_timeout_stops_the_task_and_fails_the_node(orch, service):
     assert service_status(service, left["task_id"]) in ("stopping", "cancelled")
 
 
-def test_orch_unreachable_service_gives_up_after_retries(orch):
-    orch.start_worker()
+def test_orch_unreachable_service_fails_after_the_outage_tolerance(redis_server):
     from tests.support import free_port
-    sub = orch.submit(DIAMOND, dockerinfo_for(DIAMOND, free_port()), options={"max_retries": 2})
-    wf = orch.wait(sub["workflow_id"], timeout=15)
-    assert wf["status"] == "failed"
-    src = orch.tasks(sub["workflow_id"])["source"]
-    assert src["retries"] == 3 and "gave up after 2 retries" in src["error"] and "Connect" in src["error"]
+    orch = Orchestrator(redis_server.url, env={"ORCHESTRATOR_OUTAGE_TOLERANCE": "1.5"})
+    try:
+        orch.start_worker()
+        sub = orch.submit(DIAMOND, dockerinfo_for(DIAMOND, free_port()))
+        wf = orch.wait(sub["workflow_id"], timeout=15)
+        assert wf["status"] == "failed"
+        assert wf["failed_node"]["node"] == "source.LongProcess" and "service outage" in wf["error"]
+        src = orch.tasks(sub["workflow_id"])["source"]
+        assert src["retries"] >= 2 and "outage tolerance 1.5 s" in src["error"] and "Connect" in src["error"]
+    finally:
+        orch.close()
+
+
+def test_orch_max_retries_is_refused_naming_what_replaced_it(orch):
+    r = orch.http.post("/workflows", json={"blueprint": DIAMOND, "dockerinfo": dockerinfo_for(DIAMOND, 1),
+                                           "options": {"max_retries": 3}})
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"][0]
+    assert detail["loc"][-1] == "max_retries" and "max_attempts" in detail["msg"] \
+        and "ORCHESTRATOR_OUTAGE_TOLERANCE" in detail["msg"]
