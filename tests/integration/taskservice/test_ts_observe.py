@@ -60,8 +60,9 @@ def test_ts_task_steps_are_logged_as_json_and_counted_in_metrics(json_service):
 
         assert c.post("/control/execute", json={"method": "QuickTask", "task_id": "obs-quick"}).status_code == 200
         r = c.post("/control/execute", json={"method": "TrainModel", "task_id": "obs-bad",
-                                             "inputs": [{"protocol": "file", "uri": "/nonexistent/x.csv",
-                                                         "format": "csv"}]})
+                                             "inputs": [{"protocol": "inline", "uri": "inline://bad",
+                                                         "format": "json", "data": {"not": "X and y"}}]})
+        assert r.status_code == 202, r.text
         wait_until(lambda: c.get("/control/status/obs-bad").json()["status"] == "failed", what="failed")
 
         after = metrics(c)
