@@ -1,8 +1,12 @@
 """HTTP API (compatible with AI-Effect's orchestrator, extended).
 
-`create_app(settings)` builds the app; the store, settings, job queue and
-control client are attached to `app.state` and reached through dependencies,
-so tests build an app per Redis without patching anything.
+`create_app(settings)` builds the app; the store, settings, job queue, key ring
+and control client are attached to `app.state` and reached through
+dependencies, so tests build an app per Redis without patching anything.
+
+Safe to expose: bodies are parsed strictly (`strictjson`) and limited in size
+(`limits`), ids follow `ids`, dockerinfo hosts the egress policy (`egress`),
+and every workflow route shows a caller only its own workflows (`auth`).
 """
 
 from __future__ import annotations
@@ -14,33 +18,45 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import redis
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from orchestrator.auth import PrincipalDep, current_principal, ensure_visible
 from orchestrator.blueprint import BlueprintError, Graph, parse_blueprint
 from orchestrator.connections import ReplicaAck, async_redis_client, persistence, redis_client
 from orchestrator.control import ControlClient
+from orchestrator.egress import services_policy
+from orchestrator.graphs import GraphCache
+from orchestrator.ids import TASK_REF_PATTERN, USER_PATTERN, WORKFLOW_ID_PATTERN
 from orchestrator.jobs import Jobs
-from orchestrator.observe import api_event, user_of
+from orchestrator.observe import api_event
 from orchestrator.ops import install as install_ops
 from orchestrator.readiness import workflow_warnings
+from orchestrator.limits import BodyLimit
 from orchestrator.runner import stop_node_task
 from orchestrator.settings import Settings
-from orchestrator.store import Store, task_id_for
+from orchestrator.store import Store
+from orchestrator.strictjson import StrictJSONRoute, validation_error
+from orchestrator.events import events_router, install_ui
+from orchestrator.views import summary_view, task_view, workflow_view
+from taskservice.apikeys import KeyRing, Principal
 from taskservice.models import DataReference, TaskStatus
 
+MAX_OFFSET = 10**9
+BRIEF_FIELDS = ("status", "progress", "attempt", "task_id", "error")  # what a workflow view shows per node
 REPLACED_MAX_RETRIES = ("max_retries was replaced: service outages are tolerated for ORCHESTRATOR_OUTAGE_TOLERANCE "
                         "seconds, and options.max_attempts (per container: options.node_max_attempts) "
                         "gives a node its service fails more attempts")
-WORKFLOW_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$"
 
 
 class WorkflowOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     node_timeout: float | None = Field(None, gt=0, description="seconds a node may run (default: none)")
-    node_timeouts: dict[str, Annotated[float, Field(gt=0)]] = Field(
+    node_timeouts: dict[str, Annotated[float, Field(gt=0, allow_inf_nan=False)]] = Field(
         default_factory=dict, description="per container (or container.operation) timeouts")
     max_attempts: int | None = Field(None, ge=1, le=100, description="attempts of a node its service fails (default 1)")
     node_max_attempts: dict[str, Annotated[int, Field(ge=1, le=100)]] = Field(
@@ -57,18 +73,37 @@ class WorkflowOptions(BaseModel):
 
 
 class SubmitRequest(BaseModel):
+    model_config = ConfigDict(allow_inf_nan=False)
+
     blueprint: dict[str, Any]
     dockerinfo: dict[str, Any] | list[Any] | None = None
     inputs: list[DataReference] = Field(default_factory=list)
     parameters: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    workflow_id: str | None = Field(None, pattern=WORKFLOW_ID_PATTERN)
-    services_api_key: str | None = None
+    workflow_id: str | None = Field(None, pattern=WORKFLOW_ID_PATTERN,
+                                    description="ASCII letters, digits, '_', '.', '-'; at most 128")
+    services_api_key: str | None = Field(None, description="bearer token sent to this workflow's services "
+                                         "(never returned)")
     options: WorkflowOptions = Field(default_factory=WorkflowOptions)
 
 
 class SubmitResponse(BaseModel):
     workflow_id: str
     status: TaskStatus
+    user: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx/5xx: `detail` says what is wrong and names the field, header or node at fault."""
+
+    detail: str | list[dict[str, Any]] | dict[str, Any]
+    field: str | None = None
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    what = {401: "missing or wrong bearer token", 404: "no such workflow (or not yours)",
+            409: "the workflow is not in a state that allows this", 413: "request body too large",
+            422: "invalid input; `detail` names the field", 503: "Redis unavailable"}
+    return {c: {"model": ErrorResponse, "description": what[c]} for c in codes}
 
 
 def get_settings(request: Request) -> Settings:
@@ -87,158 +122,90 @@ def get_control(request: Request) -> ControlClient:
     return request.app.state.control
 
 
-def require_api_key(request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> None:
-    if not settings.api_key:
-        return
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not secrets.compare_digest(token.strip(), settings.api_key):
-        raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
-
-
-def require_api_key_or_query(request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> None:
-    """The bearer header, or `?api_key=` (browsers' EventSource cannot set headers)."""
-    if not settings.api_key:
-        return
-    token = request.query_params.get("api_key")
-    if token is not None:
-        if not secrets.compare_digest(token, settings.api_key):
-            raise HTTPException(401, "wrong api_key", headers={"WWW-Authenticate": "Bearer"})
-        return
-    require_api_key(request, settings)
+def get_graphs(request: Request) -> GraphCache:
+    return request.app.state.graphs
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+GraphsDep = Annotated[GraphCache, Depends(get_graphs)]
+WorkflowId = Annotated[str, Path(pattern=WORKFLOW_ID_PATTERN, description="a workflow id (see `orchestrator.ids`)")]
 
 
-def _json(raw: str | None, default: Any = None) -> Any:
-    if raw is None or raw == "":
-        return default
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
+def _visible(graphs: GraphCache, who: Principal, wid: str) -> tuple[dict[str, Any], Graph]:
+    loaded = graphs.load(wid)
+    ensure_visible(who, wid, loaded[0].get("user") if loaded else None, loaded is not None)
+    assert loaded is not None
+    return loaded
 
 
-def _num(raw: str | None, default: float = 0) -> float:
-    try:
-        return float(raw) if raw is not None else default
-    except ValueError:
-        return default
-
-
-def _task_view(wid: str, wf: dict[str, Any], graph: Graph, i: int, n: dict[str, Any]) -> dict[str, Any]:
-    v = graph.vertices[i]
-    attempt = int(n.get("attempt", 1))
-    tid = n.get("task_id") or task_id_for(wid, wf["run"], i, v.container, v.operation, attempt)
-    inputs = _json(n.get("inputs"), [])
-    output = _json(n.get("output"))
-    return {
-        "task_id": tid, "workflow_id": wid, "node": v.name, "node_key": v.name, "index": i,
-        "container": v.container, "operation": v.operation, "node_type": v.node_type,
-        "service": v.endpoint.base_url if v.endpoint else None,
-        "status": n.get("status", "pending"), "progress": _num(n.get("progress")),
-        "details": _json(n.get("details"), {}), "attempt": attempt, "attempts": attempt,
-        "retries": int(_num(n.get("retries"))), "last_error": n.get("last_error"),
-        "upstream": [graph.vertices[p].name for p in v.parents],
-        "inputs": inputs, "output": output,
-        "input_refs": inputs, "output_refs": [output] if output else [],
-        "error": n.get("error"),
-        "created_at": n.get("created_at"), "started_at": n.get("started_at"),
-        "finished_at": n.get("finished_at"), "updated_at": n.get("updated_at"),
-    }
-
-
-def _summary(wf: dict[str, Any]) -> dict[str, Any]:
-    total = int(wf.get("total", 0)) or 1
-    done = int(wf.get("done", 0))
-    return {"workflow_id": wf["workflow_id"], "status": wf.get("status"), "name": wf.get("name"),
-            "created_at": wf.get("created_at"), "started_at": wf.get("started_at"),
-            "finished_at": wf.get("finished_at"), "updated_at": wf.get("updated_at"),
-            "error": wf.get("error"), "nodes_done": done, "nodes_total": int(wf.get("total", 0)),
-            "progress": round(100.0 * done / total, 2)}
-
-
-def _workflow_view(wf: dict[str, Any], graph: Graph, nodes: list[dict[str, Any]]) -> dict[str, Any]:
-    total = len(graph.vertices)
-    done = sum(1 for n in nodes if n.get("status") in ("complete", "failed", "cancelled"))
-    running = [{"node": graph.vertices[i].name, "task_id": n.get("task_id"),
-                "progress": _num(n.get("progress"))}
-               for i, n in enumerate(nodes) if n.get("status") in ("running", "stopping")]
-    percent = 100.0 * (done + sum(r["progress"] for r in running) / 100.0) / (total or 1)
-    view = _summary(wf)
-    failed = wf.get("failed_node")
-    view.update({
-        "name": graph.name, "progress": round(percent, 2), "nodes_done": done, "nodes_total": total,
-        "nodes_complete": int(wf.get("done", 0)), "running_nodes": running,
-        "failed_node": ({"node": graph.vertices[int(failed)].name,
-                         "error": nodes[int(failed)].get("error")} if failed is not None else None),
-        "nodes": [{"node": graph.vertices[i].name, "status": n.get("status"),
-                   "progress": _num(n.get("progress")), "attempt": int(n.get("attempt", 1))}
-                  for i, n in enumerate(nodes)],
-        "skipped_nodes": graph.skipped,
-    })
-    return view
-
-
-def _load(store: Store, wid: str) -> tuple[dict[str, Any], Graph, list[dict[str, Any]]]:
-    wf = store.workflow(wid)
-    if wf is None or "spec" not in wf:
-        raise HTTPException(404, f"workflow {wid!r} not found")
-    graph = Graph.from_dict(json.loads(wf["spec"])["graph"])
-    return wf, graph, store.nodes(wid, len(graph.vertices))
+def _check_owner(store: Store, who: Principal, wid: str) -> None:
+    """404 unless the workflow exists and the caller may see it (before any change is made)."""
+    wid_field, owner = store.r.hmget(store.wf_key(wid), "workflow_id", "user")
+    ensure_visible(who, wid, owner, wid_field is not None)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    policy = services_policy(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.control = ControlClient(timeout=min(settings.http_timeout, 3.0),
-                                          idle_timeout=settings.http_idle_timeout)
+        app.state.control = ControlClient.from_settings(settings, timeout=min(settings.http_timeout, 3.0))
         app.state.aredis = async_redis_client(settings)
         yield
         await app.state.control.aclose()
         await app.state.aredis.aclose()
 
-    app = FastAPI(title="Orchestrator API", version="1.0.0", lifespan=lifespan,
-                  description="Blueprint workflows stored in Redis and run by RQ workers, exactly once.")
+    app = FastAPIOffline(title="Orchestrator API", version="1.0.0", lifespan=lifespan,
+                         description="Blueprint workflows stored in Redis and run by RQ workers, exactly once.")
+    app.router.route_class = StrictJSONRoute
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.state.settings = settings
+    app.state.policy = policy
+    app.state.keyring = KeyRing.from_settings(settings.api_key, settings.api_keys)
     app.state.store = Store(redis_client(settings), settings.prefix)
+    app.state.graphs = GraphCache(app.state.store)
     app.state.jobs = Jobs(app.state.store, redis_client(settings, decode_responses=False), settings)
     app.state.replica_ack = ReplicaAck(settings.replica_ack_timeout)
+    app.add_exception_handler(RequestValidationError, validation_error)
 
     @app.exception_handler(BlueprintError)
     async def blueprint_error(_: Request, exc: BlueprintError) -> JSONResponse:
-        return JSONResponse(status_code=422, content={"detail": exc.to_dict()})
+        return JSONResponse(status_code=422, content={"detail": exc.to_dict(), "field": exc.field})
 
     @app.exception_handler(redis.RedisError)
     async def redis_down(_: Request, exc: redis.RedisError) -> JSONResponse:
-        return JSONResponse(status_code=503, content={"detail": f"Redis unavailable: {exc}"})
+        return JSONResponse(status_code=503, content={"detail": f"Redis unavailable: {type(exc).__name__}"})
 
-    @app.get("/health")
+    @app.get("/health", responses={503: {"description": "Redis unavailable"}})
     def health(store: StoreDep) -> JSONResponse:
+        """Liveness and Redis; `egress` says whether the services policy is the default or configured."""
+        egress = policy.describe()
         try:
             store.r.ping()
             kept = persistence(store.r)
         except redis.RedisError as exc:
-            return JSONResponse(status_code=503, content={"status": "unavailable", "redis": str(exc)})
-        return JSONResponse({"status": "ok", "redis": "ok", "redis_persistence": kept})
+            return JSONResponse(status_code=503, content={"status": "unavailable", "redis": type(exc).__name__,
+                                                          "egress": egress})
+        return JSONResponse({"status": "ok", "redis": "ok", "redis_persistence": kept, "egress": egress,
+                             "allowed_services": "default" if policy.default else "configured"})
 
-    auth = [Depends(require_api_key)]
+    auth = [Depends(current_principal)]
 
-    @app.post("/workflows", status_code=201, response_model=SubmitResponse, dependencies=auth)
+    @app.post("/workflows", status_code=201, response_model=SubmitResponse, dependencies=auth,
+              responses=_errors(401, 409, 413, 422, 503))
     def submit(body: SubmitRequest, request: Request, store: StoreDep, jobs: Annotated[Jobs, Depends(get_jobs)],
-               settings: SettingsDep) -> SubmitResponse:
-        graph = parse_blueprint(body.blueprint, body.dockerinfo if body.dockerinfo is not None else {})
+               settings: SettingsDep, who: PrincipalDep) -> SubmitResponse:
+        graph = parse_blueprint(body.blueprint, body.dockerinfo if body.dockerinfo is not None else {},
+                                policy=policy, max_nodes=settings.max_nodes)
         containers = {v.container for v in graph.vertices} | set(graph.skipped)
         for key in body.parameters:
             if key not in containers and graph.by_name(key) is None:
-                raise BlueprintError(f"parameters for unknown container {key!r}", field=f"parameters.{key}")
+                raise BlueprintError(f"parameters for unknown container {key[:140]!r}", field=f"parameters.{key}")
         for key in body.options.node_timeouts:
             if key not in containers and graph.by_name(key) is None:
-                raise BlueprintError(f"timeout for unknown container {key!r}",
+                raise BlueprintError(f"timeout for unknown container {key[:140]!r}",
                                      field=f"options.node_timeouts.{key}")
         for key in body.options.node_max_attempts:
             if key not in containers and graph.by_name(key) is None:
@@ -253,20 +220,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             target = store if r is store.r else Store(r, store.p)
             roots = target.create(wid, spec, len(graph.vertices), [v.parents for v in graph.vertices],
                                   [v.children for v in graph.vertices], settings.lease_ttl,
-                                  services_api_key=body.services_api_key)
+                                  services_api_key=body.services_api_key, user=who.user)
         if roots is None:
             raise HTTPException(409, f"workflow_id {wid!r} already exists")
         jobs.enqueue(wid, roots)
-        api_event(store.r, settings.prefix, "submitted", wid, user_of(request), nodes=len(graph.vertices))
-        return SubmitResponse(workflow_id=wid, status=TaskStatus.PENDING)
+        api_event(store.r, settings.prefix, "submitted", wid, who.user, nodes=len(graph.vertices))
+        return SubmitResponse(workflow_id=wid, status=TaskStatus.PENDING, user=who.user)
 
-    @app.get("/workflows", dependencies=auth)
-    def list_workflows(store: StoreDep, status: TaskStatus | None = None,
+    @app.get("/workflows", dependencies=auth, responses=_errors(401, 422, 503))
+    def list_workflows(store: StoreDep, who: PrincipalDep, status: TaskStatus | None = None,
+                       user: Annotated[str | None, Query(pattern=USER_PATTERN,
+                                                         description="only this user's workflows")] = None,
                        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                       offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
-        ids, total = store.list_ids(status.value if status else None, offset, limit)
+                       offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> dict[str, Any]:
+        """Workflows newest first; a `user` sees only its own, an admin all (or one user's with `?user=`)."""
+        if not who.is_admin:
+            if user is not None and user != who.user:
+                return {"workflows": [], "total": 0, "offset": offset, "limit": limit}
+            user = who.user or ""
+        ids, total = store.list_ids(status.value if status else None, offset, limit, user=user)
         names = ("workflow_id", "status", "created_at", "started_at", "finished_at", "updated_at", "error",
-                 "done", "total", "name")
+                 "done", "total", "name", "user")
         pipe = store.r.pipeline(transaction=False)
         for wid in ids:
             pipe.hmget(store.wf_key(wid), *names)
@@ -274,51 +248,113 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for wid, row in zip(ids, pipe.execute()):
             if row[0] is None:  # expired; maintenance drops its index entry
                 continue
-            out.append(_summary(dict(zip(names, row))))
+            out.append(summary_view(dict(zip(names, row))))
         return {"workflows": out, "total": total, "offset": offset, "limit": limit}
 
-    @app.get("/workflows/{workflow_id}", dependencies=auth)
-    def get_workflow(workflow_id: str, store: StoreDep, request: Request) -> dict[str, Any]:
-        wf, graph, nodes = _load(store, workflow_id)
-        view = _workflow_view(wf, graph, nodes)
-        view["warnings"] = workflow_warnings(store.r, request.app.state.workers, settings, wf, nodes,
+    @app.get("/workflows/{workflow_id}", dependencies=auth, responses=_errors(401, 404, 422, 503))
+    def get_workflow(workflow_id: WorkflowId, store: StoreDep, graphs: GraphsDep, who: PrincipalDep,
+                     request: Request, nodes: Annotated[bool, Query(description="include the per-node list")] = True
+                     ) -> dict[str, Any]:
+        """The workflow; `?nodes=false` leaves out the per-node list (cheap for big workflows)."""
+        wf, graph = _visible(graphs, who, workflow_id)
+        if not nodes:
+            failed = wf.get("failed_node")
+            err = store.r.hget(store.node_key(workflow_id, failed), "error") if failed is not None else None
+            return workflow_view(wf, graph, None, err)
+        pipe = store.r.pipeline(transaction=False)
+        for i in range(len(graph.vertices)):  # the small fields only: never the payloads
+            pipe.hmget(store.node_key(workflow_id, i), *BRIEF_FIELDS, "scheduled")
+        rows = [dict(zip((*BRIEF_FIELDS, "scheduled"), row)) for row in pipe.execute()]
+        view = workflow_view(wf, graph, [{k: r[k] for k in BRIEF_FIELDS} for r in rows])
+        view["warnings"] = workflow_warnings(store.r, request.app.state.workers, settings, wf, rows,
                                              store.dedicated_key(workflow_id))
         return view
 
-    @app.get("/workflows/{workflow_id}/tasks", dependencies=auth)
-    def list_tasks(workflow_id: str, store: StoreDep) -> dict[str, Any]:
-        wf, graph, nodes = _load(store, workflow_id)
-        return {"workflow_id": workflow_id,
-                "tasks": [_task_view(workflow_id, wf, graph, i, n) for i, n in enumerate(nodes)]}
+    @app.get("/workflows/{workflow_id}/tasks", dependencies=auth, responses=_errors(401, 404, 422, 503))
+    def list_tasks(workflow_id: WorkflowId, store: StoreDep, graphs: GraphsDep, who: PrincipalDep,
+                   status: Annotated[TaskStatus | None, Query(description="only nodes in this status")] = None,
+                   offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+                   limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> dict[str, Any]:
+        """Node runs in blueprint order, a page at a time (`offset`, `limit`, `status`). Each payload
+        appears once: a node fed by others names them in `inputs_from` instead of repeating their outputs
+        (`GET .../tasks/{node}` has its `inputs`)."""
+        wf, graph = _visible(graphs, who, workflow_id)
+        n = len(graph.vertices)
+        if status is None:
+            indexes = list(range(min(offset, n), min(offset + limit, n)))
+            total = n
+        else:
+            pipe = store.r.pipeline(transaction=False)
+            for i in range(n):
+                pipe.hget(store.node_key(workflow_id, i), "status")
+            matching = [i for i, s in enumerate(pipe.execute()) if (s or "pending") == status.value]
+            total = len(matching)
+            indexes = matching[offset:offset + limit]
+        pipe = store.r.pipeline(transaction=False)
+        for i in indexes:
+            pipe.hgetall(store.node_key(workflow_id, i))
+        rows = pipe.execute() if indexes else []
+        roots = [row for i, row in zip(indexes, rows) if not graph.vertices[i].parents and row.get("task_id")]
+        if roots:  # a root's inputs are the workflow's, kept once in its spec
+            spec = store.spec(workflow_id)
+            inputs = json.dumps([x for x in ((spec[1] if spec else {}).get("inputs") or []) if x is not None])
+            for row in roots:
+                row.setdefault("inputs", inputs)
+        nxt = offset + len(indexes)
+        return {"workflow_id": workflow_id, "total": total, "offset": offset, "limit": limit,
+                "next_offset": nxt if nxt < total else None,
+                "tasks": [task_view(workflow_id, wf, graph, i, row, inputs=False) for i, row in zip(indexes, rows)]}
 
-    @app.get("/workflows/{workflow_id}/tasks/{task_id}", dependencies=auth)
-    def get_task(workflow_id: str, task_id: str, store: StoreDep) -> dict[str, Any]:
-        wf, graph, nodes = _load(store, workflow_id)
-        for i, n in enumerate(nodes):
-            view = _task_view(workflow_id, wf, graph, i, n)
-            if task_id in (view["task_id"], view["node"], str(i)):
-                return view
-        raise HTTPException(404, f"task {task_id!r} not found in workflow {workflow_id!r}")
+    @app.get("/workflows/{workflow_id}/tasks/{task_id}", dependencies=auth, responses=_errors(401, 404, 422, 503))
+    def get_task(workflow_id: WorkflowId, store: StoreDep, graphs: GraphsDep, who: PrincipalDep,
+                 task_id: Annotated[str, Path(pattern=TASK_REF_PATTERN,
+                                              description="task id, node name (container.operation) or index")]
+                 ) -> dict[str, Any]:
+        """One node run, with its inputs and output."""
+        wf, graph = _visible(graphs, who, workflow_id)
+        i: int | None = None
+        if task_id.isdigit() and int(task_id) < len(graph.vertices):
+            i = int(task_id)
+        elif (v := graph.by_name(task_id)) is not None:
+            i = v.index
+        else:
+            pipe = store.r.pipeline(transaction=False)
+            for j in range(len(graph.vertices)):
+                pipe.hget(store.node_key(workflow_id, j), "task_id")
+            for j, tid in enumerate(pipe.execute()):
+                if tid == task_id:
+                    i = j
+                    break
+        if i is None:
+            for j in range(len(graph.vertices)):  # a task id never recorded yet (pending node)
+                if task_view(workflow_id, wf, graph, j, {})["task_id"] == task_id:
+                    i = j
+                    break
+        if i is None:
+            raise HTTPException(404, f"task {task_id!r} not found in workflow {workflow_id!r}")
+        return task_view(workflow_id, wf, graph, i, store.node(workflow_id, i))
 
     async def _stop_all(store: Store, control: ControlClient, wid: str, nodes: list[int]) -> None:
         await asyncio.gather(*(stop_node_task(store, control, settings, wid, i) for i in nodes),
                              return_exceptions=True)
 
-    @app.post("/workflows/{workflow_id}/cancel", dependencies=auth)
-    async def cancel(workflow_id: str, store: StoreDep, settings: SettingsDep,
-                     control: Annotated[ControlClient, Depends(get_control)], request: Request) -> dict[str, Any]:
+    @app.post("/workflows/{workflow_id}/cancel", dependencies=auth, responses=_errors(401, 404, 409, 422, 503))
+    async def cancel(workflow_id: WorkflowId, store: StoreDep, settings: SettingsDep, who: PrincipalDep,
+                     control: Annotated[ControlClient, Depends(get_control)]) -> dict[str, Any]:
+        _check_owner(store, who, workflow_id)
         code, status, to_stop = store.cancel(workflow_id, settings.retention_seconds)
         if code < 0:
             raise HTTPException(404, f"workflow {workflow_id!r} not found")
         if code == 0:
             raise HTTPException(409, f"workflow {workflow_id!r} is already {status}")
         await _stop_all(store, control, workflow_id, to_stop)
-        api_event(store.r, settings.prefix, "cancelled", workflow_id, user_of(request), nodes_stopped=len(to_stop))
+        api_event(store.r, settings.prefix, "cancelled", workflow_id, who.user, nodes_stopped=len(to_stop))
         return {"workflow_id": workflow_id, "status": status}
 
-    @app.post("/workflows/{workflow_id}/retry", dependencies=auth)
-    def retry(workflow_id: str, store: StoreDep, settings: SettingsDep,
-              jobs: Annotated[Jobs, Depends(get_jobs)], request: Request) -> dict[str, Any]:
+    @app.post("/workflows/{workflow_id}/retry", dependencies=auth, responses=_errors(401, 404, 409, 422, 503))
+    def retry(workflow_id: WorkflowId, store: StoreDep, settings: SettingsDep, who: PrincipalDep,
+              jobs: Annotated[Jobs, Depends(get_jobs)]) -> dict[str, Any]:
+        _check_owner(store, who, workflow_id)
         code, status, to_start = store.retry(workflow_id, settings.lease_ttl)
         if code < 0:
             raise HTTPException(404, f"workflow {workflow_id!r} not found")
@@ -328,22 +364,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(409, f"workflow {workflow_id!r}: {why}")
         store.forget_spec(workflow_id)
         jobs.enqueue(workflow_id, to_start)
-        api_event(store.r, settings.prefix, "retried", workflow_id, user_of(request), nodes_restarted=len(to_start))
+        api_event(store.r, settings.prefix, "retried", workflow_id, who.user, nodes_restarted=len(to_start))
         return {"workflow_id": workflow_id, "status": status}
 
-    @app.delete("/workflows/{workflow_id}", dependencies=auth)
-    async def delete(workflow_id: str, store: StoreDep, settings: SettingsDep,
-                     control: Annotated[ControlClient, Depends(get_control)], request: Request) -> dict[str, Any]:
+    @app.delete("/workflows/{workflow_id}", dependencies=auth, responses=_errors(401, 404, 422, 503))
+    async def delete(workflow_id: WorkflowId, store: StoreDep, settings: SettingsDep, who: PrincipalDep,
+                     control: Annotated[ControlClient, Depends(get_control)]) -> dict[str, Any]:
+        _check_owner(store, who, workflow_id)
         code, _, to_stop = store.cancel(workflow_id, settings.retention_seconds)
         if code < 0:
             raise HTTPException(404, f"workflow {workflow_id!r} not found")
         await _stop_all(store, control, workflow_id, to_stop)
         store.delete(workflow_id)
-        api_event(store.r, settings.prefix, "deleted", workflow_id, user_of(request))
+        api_event(store.r, settings.prefix, "deleted", workflow_id, who.user)
         return {"workflow_id": workflow_id, "status": "deleted"}
 
-    from orchestrator.events import events_router, install_ui  # noqa: PLC0415 - it imports this module
-    app.include_router(events_router(), dependencies=[Depends(require_api_key_or_query)])
+    app.include_router(events_router())
     install_ui(app)
     install_ops(app, auth)  # /workers, /ready, /metrics
     return app

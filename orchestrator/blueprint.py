@@ -13,14 +13,23 @@ data-plane only: they get no vertex, and edges through them are bridged (an
 edge A → folder → B makes B depend on A).
 
 Every rejection is a `BlueprintError` whose message names the culprit; the API
-answers it with a 422.
+answers it with a 422. Parsing is linear in the size of the blueprint (sets and
+dicts, one pass per stage), so a 10,000-node fan costs about what a chain does.
+Container and operation names follow `orchestrator.ids.NAME_PATTERN`; dockerinfo
+hosts are bare host names or IP addresses (optionally `http(s)://host:port`),
+checked against the egress policy when one is given.
 """
 
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
+
+from orchestrator.ids import valid_name
+from taskservice.netpolicy import HostPolicy, PolicyRefused, valid_host_name
 
 
 class BlueprintError(ValueError):
@@ -95,10 +104,10 @@ class Graph:
         return [v.index for v in self.vertices if not v.parents]
 
     def by_name(self, name: str) -> Vertex | None:
-        for v in self.vertices:
-            if v.name == name:
-                return v
-        return None
+        names = self.__dict__.get("_names")
+        if names is None:
+            names = self.__dict__["_names"] = {v.name: v for v in self.vertices}
+        return names.get(name)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "dialect": self.dialect, "skipped": self.skipped,
@@ -123,8 +132,44 @@ def _nonempty_str(value: Any, what: str, where: str) -> str:
     return value.strip()
 
 
-def parse_dockerinfo(dockerinfo: Any) -> dict[str, Endpoint]:
-    """`{"docker_info_list": [{container_name, ip_address, port}]}` → endpoints by container."""
+def _name(value: Any, what: str, where: str) -> str:
+    """A container or operation name: `orchestrator.ids.NAME_PATTERN`."""
+    name = _nonempty_str(value, what, where)
+    if not valid_name(name):
+        raise BlueprintError(f"{what} {name[:140]!r} is not a valid name (ASCII letters, digits, '_', '.', '-'; "
+                             "starting with a letter or digit; at most 128 characters)", field=where)
+    return name
+
+
+_URL_HOST = re.compile(r"^(https?)://([^/:\[\]@?#\s]+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?/?$")
+
+
+@lru_cache(maxsize=1024)
+def _valid_host(host: str) -> bool:
+    return valid_host_name(host)
+
+
+def _parse_host(raw: Any, name: str, where: str) -> tuple[str, str, str | None]:
+    """(scheme, host, port from the URL) of a dockerinfo `ip_address`: a bare host name or IP address,
+    or `http(s)://host[:port]` with nothing after; anything else (paths, other schemes, spaces,
+    control characters) is refused."""
+    field_name = f"{where}.ip_address"
+    host = _nonempty_str(raw, f"ip_address of {name!r}", field_name)
+    scheme, port = "http", None
+    m = _URL_HOST.match(host)
+    if m:
+        scheme, host, port = m.group(1), m.group(2).strip("[]"), m.group(3)
+    if not (host.isascii() and _valid_host(host)):
+        raise BlueprintError(f"ip_address {str(raw)[:140]!r} of container {name!r} is not a host name or IP address "
+                             "(optionally http(s)://host:port, without path)", field=field_name, container=name)
+    return scheme, host, port
+
+
+def parse_dockerinfo(dockerinfo: Any, policy: HostPolicy | None = None) -> dict[str, Endpoint]:
+    """`{"docker_info_list": [{container_name, ip_address, port}]}` → endpoints by container.
+
+    With `policy`, every host is checked as written (no DNS; names are checked again after
+    resolution at connect time) and a refused one is an error naming its entry."""
     if isinstance(dockerinfo, list):
         entries = dockerinfo
     elif isinstance(dockerinfo, dict):
@@ -134,18 +179,21 @@ def parse_dockerinfo(dockerinfo: Any) -> dict[str, Endpoint]:
     else:
         raise BlueprintError("dockerinfo must be an object with docker_info_list", field="dockerinfo")
     endpoints: dict[str, Endpoint] = {}
+    checked: set[tuple[str, str, int]] = set()  # thousands of entries usually name a few hosts
     for i, entry in enumerate(entries):
         where = f"dockerinfo.docker_info_list[{i}]"
         if not isinstance(entry, dict):
             raise BlueprintError(f"{where} must be an object", field=where)
-        name = _nonempty_str(entry.get("container_name"), f"{where}.container_name", where)
-        raw_host = entry.get("ip_address", entry.get("host"))
-        host = _nonempty_str(raw_host, f"ip_address of {name!r}", f"{where}.ip_address")
-        scheme = "http"
-        m = re.match(r"^(https?)://([^/:]+|\[[^\]]+\])(?::(\d+))?/?$", host)
-        if m:
-            scheme, host = m.group(1), m.group(2).strip("[]")
-        port = _parse_port(entry.get("port", m.group(3) if m else None), name, where)
+        name = _name(entry.get("container_name"), "container_name", f"{where}.container_name")
+        scheme, host, url_port = _parse_host(entry.get("ip_address", entry.get("host")), name, where)
+        port = _parse_port(entry.get("port", url_port), name, where)
+        if policy is not None and (scheme, host, port) not in checked:
+            try:
+                policy.check_host(host, port)
+            except PolicyRefused as exc:
+                raise BlueprintError(f"container {name!r}: {exc} (ORCHESTRATOR_ALLOWED_SERVICES)",
+                                     field=where, container=name) from None
+            checked.add((scheme, host, port))
         ep = Endpoint(host, port, scheme)
         if name in endpoints and endpoints[name] != ep:
             raise BlueprintError(f"duplicate dockerinfo entries for container {name!r}",
@@ -160,55 +208,60 @@ def _parse_port(value: Any, name: str, where: str) -> int:
         port = None
     elif isinstance(value, int):
         port = value
-    elif isinstance(value, str) and value.strip().isdigit():
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value) < 12:
         port = int(value.strip())
     if port is None or not 1 <= port <= 65535:
-        raise BlueprintError(f"bad port {value!r} for container {name!r} (need an integer 1-65535)",
+        raise BlueprintError(f"bad port {str(value)[:40]!r} for container {name!r} (need an integer 1-65535)",
                              field=f"{where}.port", container=name)
     return port
 
 
-def parse_blueprint(blueprint: Any, dockerinfo: Any | None = None, *,
-                    require_endpoints: bool = True) -> Graph:
-    """Parse and validate; with `dockerinfo`, every executed node needs an endpoint."""
+def parse_blueprint(blueprint: Any, dockerinfo: Any | None = None, *, require_endpoints: bool = True,
+                    policy: HostPolicy | None = None, max_nodes: int | None = None) -> Graph:
+    """Parse and validate; with `dockerinfo`, every executed node needs an endpoint (allowed by
+    `policy`, when given); more than `max_nodes` vertices is an error."""
     if not isinstance(blueprint, dict):
         raise BlueprintError("blueprint must be a JSON object")
     nodes = blueprint.get("nodes")
     if not isinstance(nodes, list) or not nodes:
         raise BlueprintError("empty graph: blueprint.nodes must be a non-empty list", field="blueprint.nodes")
+    if max_nodes is not None and len(nodes) > max_nodes:
+        raise BlueprintError(f"blueprint has {len(nodes)} nodes, more than the limit of {max_nodes} "
+                             "(ORCHESTRATOR_MAX_NODES)", field="blueprint.nodes", limit=max_nodes)
     dialect = blueprint.get("type") or ("acumos" if ("input_ports" in blueprint or "probeIndicator" in blueprint)
                                         else "pipeline-topology/v2")
     name = blueprint.get("name") if isinstance(blueprint.get("name"), str) else ""
 
     # 1. containers and their operations
     ops: dict[str, list[str]] = {}
+    op_sets: dict[str, set[str]] = {}
     node_info: dict[str, dict[str, Any]] = {}
     raw_edges: list[tuple[str, str, Any, str]] = []  # (container, operation, target, where)
     for i, node in enumerate(nodes):
         where = f"blueprint.nodes[{i}]"
         if not isinstance(node, dict):
             raise BlueprintError(f"{where} must be an object", field=where)
-        cname = _nonempty_str(node.get("container_name"), f"{where}.container_name", where)
+        cname = _name(node.get("container_name"), "container_name", f"{where}.container_name")
         if cname in ops:
             raise BlueprintError(f"duplicate container name {cname!r}", field=f"{where}.container_name",
                                  container=cname)
-        node_info[cname] = {"node_type": node.get("node_type") or "", "image": node.get("image") or ""}
+        node_info[cname] = {k: node.get(k) if isinstance(node.get(k), str) else "" for k in ("node_type", "image")}
         sigs = node.get("operation_signature_list") or []
         if not isinstance(sigs, list):
             raise BlueprintError(f"{where}.operation_signature_list must be a list", field=where, container=cname)
-        names: list[str] = []
+        names: dict[str, None] = {}  # ordered set
         for j, sig in enumerate(sigs):
             swhere = f"{where}.operation_signature_list[{j}]"
             opsig = sig.get("operation_signature") if isinstance(sig, dict) else None
             if not isinstance(opsig, dict):
                 raise BlueprintError(f"{swhere}.operation_signature missing in container {cname!r}",
                                      field=swhere, container=cname)
-            op = _nonempty_str(opsig.get("operation_name"), f"operation_name in container {cname!r}",
-                               f"{swhere}.operation_signature.operation_name")
+            op = _name(opsig.get("operation_name"), f"operation_name in container {cname!r}",
+                       f"{swhere}.operation_signature.operation_name")
             if op in names:
                 raise BlueprintError(f"duplicate operation {op!r} in container {cname!r}", field=swhere,
                                      container=cname)
-            names.append(op)
+            names[op] = None
             targets = sig.get("connected_to") or []
             if not isinstance(targets, list):
                 raise BlueprintError(f"{swhere}.connected_to must be a list", field=swhere, container=cname)
@@ -216,10 +269,11 @@ def parse_blueprint(blueprint: Any, dockerinfo: Any | None = None, *,
                 raw_edges.append((cname, op, target, f"{swhere}.connected_to[{k}]"))
         if not names and not is_shared_folder(node_info[cname]["node_type"]):
             raise BlueprintError(f"container {cname!r} has no operations", field=where, container=cname)
-        ops[cname] = names
+        ops[cname] = list(names)
 
     # 2. edges between (container, operation) pairs
     edges: list[tuple[tuple[str, str], tuple[str, str]]] = []
+    op_sets.update((c, set(names)) for c, names in ops.items())
     for cname, op, target, where in raw_edges:
         if not isinstance(target, dict):
             raise BlueprintError(f"{where} must be an object", field=where, container=cname)
@@ -229,19 +283,23 @@ def parse_blueprint(blueprint: Any, dockerinfo: Any | None = None, *,
                                  container=cname, operation=op, target=tname)
         tsig = target.get("operation_signature")
         top = tsig.get("operation_name") if isinstance(tsig, dict) else None
+        if top is not None and not isinstance(top, str):
+            raise BlueprintError(f"{where}.operation_signature.operation_name must be a string", field=where,
+                                 container=cname, operation=op)
         if top is None and len(ops[tname]) == 1:
             top = ops[tname][0]
-        if top not in ops[tname] and not (is_shared_folder(node_info[tname]["node_type"]) and not ops[tname]):
+        if top not in op_sets[tname] and not (is_shared_folder(node_info[tname]["node_type"]) and not ops[tname]):
             raise BlueprintError(f"edge from {cname}.{op} to unknown operation {tname}.{top}", field=where,
                                  container=cname, operation=op, target=f"{tname}.{top}")
         edges.append(((cname, op), (tname, top or "")))
 
     # 3. vertices (shared folders excluded), with edges bridged through folders
     skipped = [c for c in ops if is_shared_folder(node_info[c]["node_type"])]
+    skipped_set = set(skipped)
     vertices: list[Vertex] = []
     index: dict[tuple[str, str], int] = {}
     for cname, names in ops.items():
-        if cname in skipped:
+        if cname in skipped_set:
             continue
         for op in names:
             index[(cname, op)] = len(vertices)
@@ -250,33 +308,41 @@ def parse_blueprint(blueprint: Any, dockerinfo: Any | None = None, *,
         raise BlueprintError("empty graph: no executable operations", field="blueprint.nodes")
 
     succ: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    folder_out: dict[str, list[tuple[str, str]]] = {}  # shared folder -> what any of its operations feeds
     for a, b in edges:
-        succ.setdefault(a, []).append(b)
-    folder_targets: dict[str, list[tuple[str, str]]] = {}
+        if a[0] in skipped_set:
+            folder_out.setdefault(a[0], []).append(b)
+        elif a in index:
+            succ.setdefault(a, []).append(b)
+    bridged: dict[str, list[tuple[str, str]]] = {}  # shared folder -> the real operations behind it
 
-    def through(target: tuple[str, str], seen: frozenset[str]) -> list[tuple[str, str]]:
-        if target[0] not in skipped:
-            return [target]
-        if target[0] in seen:
-            return []
-        out: list[tuple[str, str]] = []
-        for (c, o), bs in succ.items():
-            if c == target[0]:
-                for b in bs:
-                    out.extend(through(b, seen | {target[0]}))
-        return out
+    def through(folder: str) -> list[tuple[str, str]]:
+        if folder not in bridged:
+            out: list[tuple[str, str]] = []
+            seen, todo = {folder}, deque([folder])
+            while todo:
+                for b in folder_out.get(todo.popleft(), ()):
+                    if b[0] not in skipped_set:
+                        out.append(b)
+                    elif b[0] not in seen:
+                        seen.add(b[0])
+                        todo.append(b[0])
+            bridged[folder] = out
+        return bridged[folder]
 
+    linked: set[tuple[int, int]] = set()
     for a, bs in succ.items():
-        if a[0] in skipped or a not in index:
-            continue
+        pi = index[a]
         for b in bs:
-            for real in through(b, frozenset()):
-                if real in index:
-                    pi, ci = index[a], index[real]
-                    if ci not in vertices[pi].children:
-                        vertices[pi].children.append(ci)
-                        vertices[ci].parents.append(pi)
-    del folder_targets
+            for real in (through(b[0]) if b[0] in skipped_set else (b,)):
+                ci = index.get(real)
+                if ci is not None and (pi, ci) not in linked:
+                    linked.add((pi, ci))
+                    vertices[pi].children.append(ci)
+                    vertices[ci].parents.append(pi)
+    if max_nodes is not None and len(vertices) > max_nodes:
+        raise BlueprintError(f"blueprint has {len(vertices)} operations, more than the limit of {max_nodes} "
+                             "(ORCHESTRATOR_MAX_NODES)", field="blueprint.nodes", limit=max_nodes)
     for v in vertices:
         v.parents.sort()
         v.children.sort()
@@ -287,7 +353,7 @@ def parse_blueprint(blueprint: Any, dockerinfo: Any | None = None, *,
     _check_input_ports(blueprint, index)
 
     if dockerinfo is not None or require_endpoints:
-        endpoints = parse_dockerinfo(dockerinfo if dockerinfo is not None else {"docker_info_list": []})
+        endpoints = parse_dockerinfo(dockerinfo if dockerinfo is not None else {"docker_info_list": []}, policy)
         missing = sorted({v.container for v in vertices if v.container not in endpoints})
         if missing:
             raise BlueprintError(f"no dockerinfo entry for node(s): {', '.join(missing)}",
@@ -298,6 +364,7 @@ def parse_blueprint(blueprint: Any, dockerinfo: Any | None = None, *,
 
 
 def _check_input_ports(blueprint: dict[str, Any], index: dict[tuple[str, str], int]) -> None:
+    containers = {c for c, _ in index}
     ports = blueprint.get("input_ports") or []
     if not isinstance(ports, list):
         raise BlueprintError("blueprint.input_ports must be a list", field="blueprint.input_ports")
@@ -308,7 +375,9 @@ def _check_input_ports(blueprint: dict[str, Any], index: dict[tuple[str, str], i
         c = port.get("container_name")
         sig = port.get("operation_signature")
         op = sig.get("operation_name") if isinstance(sig, dict) else None
-        if not any(k[0] == c and (op is None or k[1] == op) for k in index):
+        if not isinstance(c, str) or not (op is None or isinstance(op, str)):
+            raise BlueprintError(f"{where} must name a container (and operation) by string", field=where)
+        if (c, op) not in index and not (op is None and c in containers):
             raise BlueprintError(f"input port names unknown operation {c}.{op}", field=where)
 
 
@@ -361,11 +430,9 @@ def _check_container_cycles(graph: Graph) -> None:
     for v in graph.vertices:
         for c in v.children:
             w = graph.vertices[c]
-            if w.container != v.container:
-                succ.setdefault(v.container, [])
-                if w.container not in succ[v.container]:
-                    succ[v.container].append(w.container)
-                    via[(v.container, w.container)] = (v.index, w.index)
+            if w.container != v.container and (v.container, w.container) not in via:
+                succ.setdefault(v.container, []).append(w.container)
+                via[(v.container, w.container)] = (v.index, w.index)
     cycle = _find_cycle(containers, succ)
     if cycle:
         names: list[str] = []

@@ -48,7 +48,7 @@ from orchestrator.client import LiveWorkflow, OrchestratorClient, OrchestratorEr
 from taskservice.version import version_text
 
 STYLE = {"pending": "dim", "running": "cyan", "stopping": "yellow", "complete": "green", "failed": "red",
-         "cancelled": "magenta"}
+         "cancelled": "magenta", "paused": "bright_yellow"}
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ConfigDict
@@ -56,6 +57,7 @@ class WorkflowSummary(_Model):
     workflow_id: str
     status: str | None = None
     name: str | None = None
+    user: str | None = None
     created_at: str | None = None
     started_at: str | None = None
     finished_at: str | None = None
@@ -100,7 +102,9 @@ class Task(_Model):
     retries: int = 0
     last_error: str | None = None
     upstream: list[str] = []
-    inputs: list[Any] = []
+    inputs: list[Any] = []       # in a list of tasks, non-root nodes name their parents instead:
+    inputs_from: list[str] = []  # each payload appears once per answer
+    user: str | None = None
     output: Any = None
     error: str | None = None
     created_at: str | None = None
@@ -155,7 +159,7 @@ class LiveWorkflow:
         if not self.nodes:
             return 100.0 if self.status == "complete" else 0.0
         done = sum(1 for n in self.nodes if n.status in FINAL)
-        running = sum(n.progress for n in self.nodes if n.status in ("running", "stopping"))
+        running = sum(n.progress for n in self.nodes if n.status in ("running", "stopping", "paused"))
         return round(100.0 * (done + running / 100.0) / len(self.nodes), 2)
 
     def apply(self, ev: Event) -> None:
@@ -232,15 +236,21 @@ class OrchestratorClient:
 
     # reading ---------------------------------------------------------------------
     def status(self, workflow_id: str) -> Workflow:
-        return Workflow.model_validate(self._call("GET", f"/workflows/{workflow_id}"))
+        return Workflow.model_validate(self._call("GET", f"/workflows/{_seg(workflow_id)}"))
 
     def tasks(self, workflow_id: str) -> list[Task]:
-        body = self._call("GET", f"/workflows/{workflow_id}/tasks")
-        return [Task.model_validate(t) for t in body["tasks"]]
+        """Every node run, read a page at a time."""
+        out: list[Task] = []
+        offset: int | None = 0
+        while offset is not None:
+            body = self._call("GET", f"/workflows/{_seg(workflow_id)}/tasks", params={"offset": offset})
+            out += [Task.model_validate(t) for t in body["tasks"]]
+            offset = body.get("next_offset")
+        return out
 
     def task(self, workflow_id: str, task_id: str) -> Task:
         """One node run, by task id, node name (`container.operation`) or index."""
-        return Task.model_validate(self._call("GET", f"/workflows/{workflow_id}/tasks/{task_id}"))
+        return Task.model_validate(self._call("GET", f"/workflows/{_seg(workflow_id)}/tasks/{_seg(task_id)}"))
 
     def list(self, status: str | None = None, limit: int = 100, offset: int = 0) -> list[WorkflowSummary]:
         """Workflows, newest first (optionally only those in `status`)."""
@@ -260,19 +270,19 @@ class OrchestratorClient:
     # steering --------------------------------------------------------------------
     def cancel(self, workflow_id: str) -> dict[str, Any]:
         """Cancel: pending nodes are cancelled, running ones stopped on their services."""
-        return self._call("POST", f"/workflows/{workflow_id}/cancel")
+        return self._call("POST", f"/workflows/{_seg(workflow_id)}/cancel")
 
     def retry(self, workflow_id: str) -> dict[str, Any]:
         """Run the failed and cancelled nodes of a failed or cancelled workflow again."""
-        return self._call("POST", f"/workflows/{workflow_id}/retry")
+        return self._call("POST", f"/workflows/{_seg(workflow_id)}/retry")
 
     def delete(self, workflow_id: str) -> dict[str, Any]:
-        return self._call("DELETE", f"/workflows/{workflow_id}")
+        return self._call("DELETE", f"/workflows/{_seg(workflow_id)}")
 
     # watching --------------------------------------------------------------------
     def events(self, workflow_id: str) -> Iterator[Event]:
         """The workflow's Server-Sent Events: `snapshot`, then changes, then `end` (the iterator stops)."""
-        with self._http.stream("GET", f"/workflows/{workflow_id}/events",
+        with self._http.stream("GET", f"/workflows/{_seg(workflow_id)}/events",
                                timeout=httpx.Timeout(self._http.timeout.connect or 10, read=None)) as response:
             if response.status_code >= 400:
                 response.read()
@@ -316,6 +326,11 @@ class OrchestratorClient:
             wf = self.status(workflow_id)
             if wf.status in FINAL:
                 return wf
+
+
+def _seg(value: str) -> str:
+    """An id as one URL path segment (percent-encoded, `/` included)."""
+    return quote(str(value), safe="")
 
 
 def _load_json(value: Any) -> Any:

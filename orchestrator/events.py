@@ -31,9 +31,10 @@ Events (each `data` is JSON):
 `error`        Redis went away; the stream closes after it
 =============  ==============================================================
 
-With `ORCHESTRATOR_API_KEY` set, the route takes the bearer header or the
+With `ORCHESTRATOR_API_KEY(S)` set, the route takes the bearer header or the
 same key as `?api_key=` (browsers' `EventSource` cannot send headers; prefer
-the header elsewhere, as query strings end up in access logs).
+the header elsewhere, as query strings end up in access logs). A `user` can
+follow only its own workflows (another's answers 404).
 """
 
 from __future__ import annotations
@@ -42,23 +43,30 @@ import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import redis
 import redis.asyncio as aredis
-from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sse_starlette.sse import EventSourceResponse
 
-from orchestrator.api import _num, _summary, _task_view, _workflow_view
+from orchestrator.auth import current_principal_or_query, ensure_visible
 from orchestrator.blueprint import Graph
+from orchestrator.ids import WORKFLOW_ID_PATTERN
 from orchestrator.store import Store
+from orchestrator.strictjson import StrictJSONRoute
+from orchestrator.views import num as _num
+from orchestrator.views import summary_view as _summary
+from orchestrator.views import task_view, workflow_view
+from taskservice.apikeys import Principal
 
 THROTTLE = 0.25      # seconds between two progress events of one node
 END_GRACE = 30.0     # after a terminal workflow state, wait this long at most for stopping nodes
 FINAL = ("complete", "failed", "cancelled")
-ACTIVE = ("running", "stopping")
+ACTIVE = ("running", "stopping", "paused")
 STATIC = Path(__file__).resolve().parent / "static"
 NODE_FIELDS = ("status", "progress", "attempt", "task_id", "error", "started_at", "finished_at", "updated_at",
                "retries", "details")
@@ -81,7 +89,8 @@ def _sse(event: str, data: dict[str, Any]) -> dict[str, str]:
 class WorkflowStream:
     """One subscriber's view of one workflow: snapshot, then ordered changes, then the end."""
 
-    def __init__(self, r: aredis.Redis, store: Store, wid: str) -> None:
+    def __init__(self, r: aredis.Redis, store: Store, wid: str, who: Principal | None = None) -> None:
+        self.who = who
         self.r = r
         self.store = store
         self.wid = wid
@@ -101,9 +110,11 @@ class WorkflowStream:
                 break
             if time.monotonic() > deadline:
                 raise redis.TimeoutError("no subscribe confirmation from Redis")
-        spec_raw = await self.r.hget(self.store.wf_key(self.wid), "spec")
+        spec_raw, owner = await self.r.hmget(self.store.wf_key(self.wid), "spec", "user")
         if spec_raw is None:
             raise HTTPException(404, f"workflow {self.wid!r} not found")
+        if self.who is not None:
+            ensure_visible(self.who, self.wid, owner)
         self.graph = Graph.from_dict(json.loads(spec_raw)["graph"])
         n = len(self.graph.vertices)
         async with self.r.pipeline(transaction=True) as pipe:
@@ -121,9 +132,9 @@ class WorkflowStream:
         vertices = [{"index": v.index, "node": v.name, "container": v.container, "operation": v.operation,
                      "node_type": v.node_type, "service": v.endpoint.base_url if v.endpoint else None,
                      "parents": v.parents, "children": v.children} for v in g.vertices]
-        return {"workflow": _workflow_view(wf, g, nodes),
+        return {"workflow": workflow_view(wf, g, nodes),
                 "graph": {"name": g.name, "vertices": vertices, "skipped": g.skipped},
-                "nodes": [_task_view(self.wid, wf, g, i, nd) for i, nd in enumerate(nodes)],
+                "nodes": [task_view(self.wid, wf, g, i, nd, inputs=False) for i, nd in enumerate(nodes)],
                 "seq": self.seq}
 
     async def close(self) -> None:
@@ -218,13 +229,22 @@ class WorkflowStream:
 
 
 def events_router() -> APIRouter:
-    router = APIRouter(tags=["events"])
+    router = APIRouter(tags=["events"], route_class=StrictJSONRoute)
+    error = {"content": {"application/json": {"schema": {"type": "object", "properties": {"detail": {}}}}}}
 
-    @router.get("/workflows/{workflow_id}/events")
-    async def workflow_events(workflow_id: str, request: Request) -> EventSourceResponse:
+    @router.get("/workflows/{workflow_id}/events", response_class=EventSourceResponse,
+                responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+                                 "description": "the event stream"},
+                           401: {**error, "description": "missing or wrong token"},
+                           404: {**error, "description": "no such workflow (or not yours)"},
+                           422: {**error, "description": "invalid workflow id"},
+                           503: {**error, "description": "Redis unavailable"}})
+    async def workflow_events(workflow_id: Annotated[str, PathParam(pattern=WORKFLOW_ID_PATTERN)], request: Request,
+                              who: Annotated[Principal, Depends(current_principal_or_query)],
+                              ) -> EventSourceResponse:
         """Server-Sent Events: `snapshot` first, then `node`, `progress` and `workflow` changes in
         order, then `end` when the workflow has ended. Auth: bearer header or `?api_key=`."""
-        stream = WorkflowStream(request.app.state.aredis, request.app.state.store, workflow_id)
+        stream = WorkflowStream(request.app.state.aredis, request.app.state.store, workflow_id, who)
         try:
             snapshot = await stream.open()
         except BaseException:

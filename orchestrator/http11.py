@@ -25,11 +25,18 @@ connections, all closed by the server a few seconds later, so the pool:
   transport fault. Re-sending is safe for every control call, POSTs included:
   `execute` is idempotent by task id (a repeated task id returns the existing
   task) and `stop` of a stopped task is a no-op.
+
+Egress and size. With a `policy` (`taskservice.netpolicy.HostPolicy`), every new
+connection resolves the host, checks every address it resolves to and connects
+to a checked address (a `PolicyRefused` is raised before anything is sent, so no
+key reaches a refused host). With `max_response_bytes`, a larger answer is
+refused while it is read (`ResponseTooLarge`), never held whole.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import ssl as ssl_module
 import time
@@ -37,11 +44,27 @@ from collections import deque
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from taskservice.netpolicy import HostPolicy, PolicyRefused
+
 _MAX_HEADER = 64 * 1024
+_READ_CHUNK = 256 * 1024
+_RESOLVE_TTL = 2.0  # seconds a checked resolution is reused (a burst of connections resolves once)
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 class HTTPError(Exception):
     """Transport failure: refused, reset, timed out, malformed answer."""
+
+
+class ResponseTooLarge(HTTPError):
+    """The answer is larger than the client's `max_response_bytes`."""
 
 
 class _StaleConnection(Exception):
@@ -68,8 +91,12 @@ class _Conn:
 
 
 class HTTPClient:
-    def __init__(self, timeout: float = 10.0, max_idle_per_host: int = 256, idle_timeout: float = 4.0) -> None:
+    def __init__(self, timeout: float = 10.0, max_idle_per_host: int = 256, idle_timeout: float = 4.0, *,
+                 policy: HostPolicy | None = None, max_response_bytes: int | None = None) -> None:
         self.timeout = timeout
+        self.policy = policy
+        self.max_response_bytes = max_response_bytes
+        self._resolved: dict[tuple[str, int], tuple[str, float]] = {}  # (host, port) -> (checked address, until)
         self.max_idle = max_idle_per_host
         self.idle_timeout = idle_timeout  # keep below the servers' keep-alive timeout (uvicorn: 5 s)
         # per host: idle connections, oldest first (returned to the right, taken from the right)
@@ -123,12 +150,33 @@ class HTTPClient:
         for c in pool or ():
             c.close()
 
+    async def _resolve(self, host: str, port: int) -> str:
+        """A checked address of `host`: resolved and checked at most every `_RESOLVE_TTL` seconds (the
+        address itself was checked, so connecting to it stays safe whatever the name resolves to now)."""
+        now = time.monotonic()
+        hit = self._resolved.get((host, port))
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        assert self.policy is not None
+        address = (await self.policy.aresolve(host, port))[0]
+        if len(self._resolved) > 1024:
+            self._resolved.clear()
+        self._resolved[(host, port)] = (address, now + _RESOLVE_TTL)
+        return address
+
     async def _connect(self, key: tuple[str, str, int]) -> _Conn:
         scheme, host, port = key
         ssl = None
         if scheme == "https":
             ssl = self._ssl = self._ssl or ssl_module.create_default_context()
-        reader, writer = await asyncio.open_connection(host, port, ssl=ssl, limit=_MAX_HEADER)
+        address = host
+        if self.policy is not None:
+            if _is_address(host):  # nothing to resolve: check it as it is
+                self.policy.check_address(host, host, port)
+            else:
+                address = await self._resolve(host, port)
+        reader, writer = await asyncio.open_connection(address, port, ssl=ssl, limit=_MAX_HEADER,
+                                                       server_hostname=host if ssl else None)
         return _Conn(reader, writer)
 
     async def request(self, method: str, url: str, *, json_body: Any = None, params: dict[str, str] | None = None,
@@ -164,6 +212,8 @@ class HTTPClient:
                         self._drop_idle(key)
                 conn = await self._connect(key)
                 return await self._exchange(key, conn, raw, method, reused=False)
+        except PolicyRefused:
+            raise
         except TimeoutError as exc:
             raise HTTPError(f"timed out after {timeout or self.timeout:g} s: {method} {url}") from exc
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
@@ -178,7 +228,7 @@ class HTTPClient:
             await conn.writer.drain()
             head = await self._read_head(conn.reader)
             answered = True
-            status, data, keep = await self._read(conn.reader, method, head)
+            status, data, keep = await self._read(conn.reader, method, head, self.max_response_bytes)
         except (ConnectionError, asyncio.IncompleteReadError) as exc:
             conn.close()
             nothing = not answered and (not isinstance(exc, asyncio.IncompleteReadError) or not exc.partial)
@@ -202,11 +252,14 @@ class HTTPClient:
             raise HTTPError("response headers too large") from exc
 
     @staticmethod
-    async def _read(reader: asyncio.StreamReader, method: str, head: bytes) -> tuple[int, bytes, bool]:
+    async def _read(reader: asyncio.StreamReader, method: str, head: bytes,
+                    limit: int | None = None) -> tuple[int, bytes, bool]:
         lines = head.decode("latin-1").split("\r\n")
         status_line = lines[0].split(" ", 2)
         if len(status_line) < 2 or not status_line[0].startswith("HTTP/"):
             raise HTTPError(f"not an HTTP response: {lines[0][:80]!r}")
+        if not (status_line[1].isascii() and status_line[1].isdigit()):
+            raise HTTPError(f"not an HTTP status: {lines[0][:80]!r}")
         status = int(status_line[1])
         hdrs: dict[str, str] = {}
         for line in lines[1:]:
@@ -216,8 +269,13 @@ class HTTPClient:
         keep = hdrs.get("connection", "").lower() != "close" and status_line[0] != "HTTP/1.0"
         if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
             return status, b"", keep
+        def too_large(size: int) -> ResponseTooLarge:
+            return ResponseTooLarge(f"response larger than {limit} bytes ({size} or more; "
+                                    "ORCHESTRATOR_MAX_RESPONSE_BYTES)")
+
         if "chunked" in hdrs.get("transfer-encoding", "").lower():
             chunks = []
+            total = 0
             while True:
                 size_line = await reader.readuntil(b"\r\n")
                 size = int(size_line.split(b";")[0].strip(), 16)
@@ -225,9 +283,22 @@ class HTTPClient:
                     while (await reader.readuntil(b"\r\n")) != b"\r\n":
                         pass
                     break
+                total += size
+                if limit is not None and total > limit:
+                    raise too_large(total)
                 chunks.append(await reader.readexactly(size))
                 await reader.readexactly(2)
             return status, b"".join(chunks), keep
         if "content-length" in hdrs:
-            return status, await reader.readexactly(int(hdrs["content-length"])), keep
-        return status, await reader.read(), False
+            length = int(hdrs["content-length"])
+            if limit is not None and length > limit:
+                raise too_large(length)
+            return status, await reader.readexactly(length), keep
+        parts: list[bytes] = []
+        total = 0
+        while chunk := await reader.read(_READ_CHUNK):
+            total += len(chunk)
+            if limit is not None and total > limit:
+                raise too_large(total)
+            parts.append(chunk)
+        return status, b"".join(parts), False

@@ -107,6 +107,20 @@ class Node:
         self.started_ts = claim.started_ts
         self.stop_sent = claim.stop_sent
         self.token = claim.token  # fences every write of ours to this node
+        self.paused_since: float | None = None  # the service reports the task paused since then
+        self.paused_total = 0.0  # seconds paused so far: they do not count against the timeout
+
+    def pause_changed(self, paused: bool) -> bool:
+        """Note whether the service reports the task paused; True when that changed."""
+        if paused == (self.paused_since is not None):
+            return False
+        now = time.time()
+        if paused:
+            self.paused_since = now
+        else:
+            self.paused_total += now - (self.paused_since or now)
+            self.paused_since = None
+        return True
 
     def next_attempt(self, attempt: int) -> None:
         v = self.vertex
@@ -154,7 +168,7 @@ class Runner:
         self.loop.run_until_complete(self._main(ready))
 
     async def _main(self, ready: threading.Event) -> None:
-        self.control = ControlClient(self.settings.http_timeout, self.settings.http_idle_timeout)
+        self.control = ControlClient.from_settings(self.settings)
         self._execute_slots = asyncio.Semaphore(self.settings.execute_concurrency)
         self._stop = asyncio.Event()
         if self.only:
@@ -403,7 +417,7 @@ class Runner:
             if reply.transient or (reply.status_code == 409 and not reply.body.get("task_id")):
                 await self._outage(node, f"execute: {reply.detail()}")
                 continue
-            if reply.status_code in (200, 201, 202):
+            if reply.status_code in (200, 201, 202) and not reply.invalid:
                 self.observer.executed(node, reply.status_code, reply.body.get("status"))
                 return reply
             raise NodeFailed(f"execute rejected: {reply.detail()}")
@@ -464,7 +478,7 @@ class Runner:
 
     async def _mark_running(self, node: Node) -> bool:
         fields = self._start_fields(node)
-        prev = self.store.patch(node.wid, node.index, fields, allowed=("pending", "running"),
+        prev = self.store.patch(node.wid, node.index, fields, allowed=("pending", "running", "paused"),
                                 new_status="running", token=node.token)
         if prev is None:
             # cancelled (or deleted) while we were sending execute: stop what we started
@@ -492,8 +506,9 @@ class Runner:
             if nst == "stopping" and not node.stop_sent:
                 await self._send_stop(node)
             wait = self.settings.poll_wait
-            if node.timeout:
-                remaining = node.started_ts + float(node.timeout) - time.time()  # type: ignore[operator]
+            if node.timeout and node.paused_since is None:  # a paused task's clock stands still
+                remaining = (node.started_ts + node.paused_total  # type: ignore[operator]
+                             + float(node.timeout) - time.time())
                 if remaining <= 0:
                     await self._send_stop(node)
                     raise NodeFailed(f"timed out after {float(node.timeout):g} s")
@@ -537,8 +552,15 @@ class Runner:
                     fields["progress"] = body.get("progress")
                 if body.get("details"):
                     fields["details"] = json.dumps(body.get("details"), separators=(",", ":"))
+                if node.pause_changed(st is TaskStatus.PAUSED):
+                    # shown as `paused`; the lease is kept (the heartbeat renews it whatever the status)
+                    new = "running" if node.paused_since is None else "paused"
+                    if self.store.patch(node.wid, node.index, fields, allowed=("running", "paused"),
+                                        new_status=new, token=node.token) is not None:
+                        known = new
+                        continue
                 # the status before the patch is the next pass's status (None: not running/stopping, so read it)
-                known = self.store.patch(node.wid, node.index, fields, allowed=("running", "stopping"),
+                known = self.store.patch(node.wid, node.index, fields, allowed=("running", "stopping", "paused"),
                                          token=node.token)
             elif wait > 0.2 and elapsed < min(wait / 2, 0.5):
                 await asyncio.sleep(delay)  # the service ignores ?wait: poll with backoff

@@ -24,7 +24,13 @@ class Settings(BaseSettings):
     prefix: str = "orch"                 # every Redis key of ours starts with "<prefix>:"
     queue: str = "orch"                  # the shared RQ queue
     api_key: str | None = None           # bearer token the API demands (None: open)
-    services_api_key: str | None = None  # default bearer token sent to node services
+    api_keys: str | None = None          # JSON {token: {"user", "role"}} or @path (see taskservice.apikeys)
+    services_api_key: str | None = None  # default bearer token sent to node services (never returned)
+    allowed_services: str | None = None  # hosts/wildcards/CIDR workers may call (None: loopback + private)
+
+    max_body_bytes: int = 16 * 1024 * 1024        # larger request bodies get 413 before being read whole
+    max_response_bytes: int = 64 * 1024 * 1024    # larger control answers are refused while reading
+    max_nodes: int = 10_000                       # blueprints with more vertices get 422
 
     lease_ttl: float = 15.0              # a node's lease not renewed for this long is taken over
     heartbeat_interval: float = 3.0

@@ -19,6 +19,7 @@ key                                type       holds
                                               remaining (parents not yet complete), token
                                               (fencing), created/started/finished/updated_at
 `orch:index`                       zset       every workflow id, scored by creation time
+`orch:user:{user}`                 zset       the workflow ids a user submitted (same score)
 `orch:status:{status}`             zset       workflow ids in that status (same score)
 `orch:finished`                    zset       finished workflow ids, scored by finish time
                                               (retention: TTL, count and byte bounds)
@@ -77,7 +78,7 @@ import redis
 
 from taskservice.models import TaskStatus
 
-ACTIVE_NODE = ("pending", "running", "stopping")
+ACTIVE_NODE = ("pending", "running", "stopping", "paused")
 
 
 def now_iso() -> str:
@@ -89,7 +90,9 @@ local P = ARGV[1]
 local function wfkey(wid) return P .. ':wf:' .. wid end
 local function nkey(wid, i) return P .. ':wf:' .. wid .. ':n:' .. i end
 local function is_final(s) return s == 'complete' or s == 'failed' or s == 'cancelled' end
-local function is_active(s, sched) return s == 'running' or s == 'stopping' or (s == 'pending' and sched == '1') end
+local function is_active(s, sched)
+  return s == 'running' or s == 'stopping' or s == 'paused' or (s == 'pending' and sched == '1')
+end
 local COUNTER = {complete = 'done', failed = 'failed', cancelled = 'cancelled'}
 local function set_wf_status(wid, new)
   local k = wfkey(wid)
@@ -193,7 +196,7 @@ local function stop_live_nodes(wid, total, now_iso, to_stop)
       redis.call('HSET', jk, 'finished_at', now_iso, 'updated_at', now_iso)
       drop_lease(wid, j)
       pub_node(wid, j)
-    elseif sj == 'running' then
+    elseif sj == 'running' or sj == 'paused' then
       set_node(wid, j, 'stopping')
       redis.call('HSET', jk, 'updated_at', now_iso)
       to_stop[#to_stop + 1] = tostring(j)
@@ -309,7 +312,7 @@ local k = nkey(wid, i)
 local f = redis.call('HMGET', k, 'status', 'token')
 if not f[1] then return {0, ''} end
 if stale(f[2], ARGV[4]) then return {-2} end
-if f[1] ~= 'running' and f[1] ~= 'pending' then return {0, f[1]} end
+if f[1] ~= 'running' and f[1] ~= 'pending' and f[1] ~= 'paused' then return {0, f[1]} end
 local attempt = redis.call('HINCRBY', k, 'attempt', 1)
 redis.call('HDEL', k, 'task_id', 'stop_sent', 'details')
 redis.call('HSET', k, 'progress', '0', 'last_error', ARGV[6], 'updated_at', now_iso)
@@ -467,6 +470,8 @@ for j = 0, total - 1 do
   redis.call('UNLINK', nkey(wid, j))
   drop_lease(wid, j)
 end
+local user = redis.call('HGET', wk, 'user')
+if user then redis.call('ZREM', P .. ':user:' .. user, wid) end
 redis.call('UNLINK', wk)
 redis.call('ZREM', P .. ':index', wid)
 redis.call('ZREM', P .. ':finished', wid)
@@ -613,6 +618,10 @@ class Store:
     def dedicated_key(self, wid: str) -> str:
         return f"{self.p}:dedicated:{wid}"
 
+    def user_key(self, user: str) -> str:
+        """Index of the workflows `user` submitted."""
+        return f"{self.p}:user:{user}"
+
     def events_channel(self, wid: str) -> str:
         """Pub/sub channel of the workflow's change messages (see the module docstring)."""
         return f"{self.p}:events:{wid}"
@@ -620,7 +629,7 @@ class Store:
     # workflows --------------------------------------------------------------
     def create(self, wid: str, spec: dict[str, Any], total: int, parents: list[list[int]],
                children: list[list[int]], lease_until: float,
-               services_api_key: str | None = None) -> list[int] | None:
+               services_api_key: str | None = None, user: str | None = None) -> list[int] | None:
         """Store a new workflow; None if the id is taken. Returns the root vertices to start."""
         raw_spec = json.dumps(spec, separators=(",", ":"))
         fields = {"workflow_id": wid, "run": uuid.uuid4().hex[:8], "total": str(total), "spec": raw_spec}
@@ -629,7 +638,10 @@ class Store:
             fields["name"] = str(name)
         if services_api_key:
             fields["services_api_key"] = services_api_key
-        argv: list[Any] = [self.p, wid, repr(time.time()), now_iso(), repr(lease_until), 0]
+        if user:
+            fields["user"] = user
+        created = time.time()
+        argv: list[Any] = [self.p, wid, repr(created), now_iso(), repr(lease_until), 0]
         edges = [[",".join(map(str, ps)), ",".join(map(str, cs))] for ps, cs in zip(parents, children)]
         raw_edges = json.dumps(edges, separators=(",", ":"))
         fields["bytes"] = str(len(raw_spec) + len(raw_edges) + WORKFLOW_OVERHEAD_BYTES + NODE_OVERHEAD_BYTES * total)
@@ -640,6 +652,8 @@ class Store:
         res = self._submit(args=argv)
         if res is None:
             return None
+        if user:
+            self.r.zadd(self.user_key(user), {wid: created})
         return [int(x) for x in res]
 
     def workflow(self, wid: str) -> dict[str, Any] | None:
@@ -719,8 +733,20 @@ class Store:
     def node_status(self, wid: str, i: int) -> str | None:
         return self.r.hget(self.node_key(wid, i), "status")
 
-    def list_ids(self, status: str | None, offset: int, limit: int) -> tuple[list[str], int]:
+    def list_ids(self, status: str | None, offset: int, limit: int,
+                 user: str | None = None) -> tuple[list[str], int]:
+        """Workflow ids newest first, optionally only in `status` and/or submitted by `user`; and the total."""
         key = f"{self.p}:status:{status}" if status else f"{self.p}:index"
+        if user is not None:
+            if status:  # both: intersect into a short-lived key
+                both = f"{self.p}:tmp:{uuid.uuid4().hex}"
+                pipe = self.r.pipeline(transaction=True)
+                pipe.zinterstore(both, {self.user_key(user): 1, key: 0})
+                pipe.zrevrange(both, offset, offset + limit - 1)
+                pipe.delete(both)
+                total, ids, _ = pipe.execute()
+                return ids, int(total)
+            key = self.user_key(user)
         ids = self.r.zrevrange(key, offset, offset + limit - 1)
         return ids, self.r.zcard(key)
 

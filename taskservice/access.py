@@ -48,10 +48,6 @@ class Access:
             raise WebSocketException(1008, "missing or invalid bearer token")
         return found
 
-    async def require(self, conn: HTTPConnection) -> Principal:
-        """Dependency: authenticate (cached per request by FastAPI)."""
-        return self.principal(conn)
-
     @staticmethod
     def owned(manager: TaskManager, who: Principal, task_id: str) -> None:
         """TaskNotFound unless `who` may see task `task_id` (admins see all)."""

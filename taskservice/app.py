@@ -29,7 +29,8 @@ from .apikeys import ANONYMOUS, KeyRing, Principal
 from .ids import id_error, quote_id, valid_task_id
 from .inputs import InputPolicy, InputRefused
 from .limits import BodyLimit
-from .manager import (ACTIVE_VALUES, COMPLETE, FAILED, ShuttingDown, TaskConflict, TaskManager, TaskNotFound,
+from .dialect import Dialect, dialect_for
+from .manager import (ACTIVE_VALUES, COMPLETE, FAILED, ShuttingDown, TaskConflict, TaskLocked, TaskManager, TaskNotFound,
                       fingerprint, new_task_id)
 from .methods import MethodSpec, discover
 from .metrics import metrics_router
@@ -83,7 +84,8 @@ def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None 
     manager = manager or default_manager
     manager.configure(max_workers=settings.max_workers, retention_ttl=settings.retention_ttl,
                       retention_max=settings.retention_max, data_dir=settings.data_dir.resolve(),
-                      state_db=settings.state_db_location(), inline_max_bytes=settings.inline_max_bytes)
+                      state_db=settings.state_db_location(), inline_max_bytes=settings.inline_max_bytes,
+                      result_max_bytes=settings.result_max_bytes)
     manager.input_policy = InputPolicy.from_settings(settings)  # read by Task.open_input and friends
     access = Access(KeyRing.from_settings(settings.api_key, settings.api_keys))
     methods = discover(service_module, settings.method_options)
@@ -133,6 +135,10 @@ def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None 
             extra["running_task_ids"] = exc.running_task_ids
         return _problem(409, str(exc), **extra)
 
+    @app.exception_handler(TaskLocked)
+    async def locked(_: Request, exc: TaskLocked) -> Response:
+        return _problem(423, str(exc), task_id=exc.task_id)
+
     @app.exception_handler(ShuttingDown)
     async def shutting_down(_: Request, exc: ShuttingDown) -> Response:
         return _problem(503, str(exc))
@@ -154,7 +160,10 @@ def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None 
 
     # Routes are mounted on the app itself, not through include_router: an included
     # router costs every request a second round of route matching.
-    app.router.routes.extend(_control_router(manager, methods, settings, dependencies, access, admit).routes)
+    make_id = getattr(service_module, "make_task_id", None)
+    control = _control_router(manager, methods, settings, dependencies, access, admit,
+                              make_id if callable(make_id) else None)
+    app.router.routes.extend(control.routes)
     app.router.routes.extend(events_router(manager, dependencies, access).routes)
     app.router.routes.extend(metrics_router(manager.observer.metrics.registry, dependencies).routes)
     if callable(extend_app):  # a service's own routes (other APIs, streams) beside /control
@@ -180,8 +189,12 @@ def _authenticated(access: Access, manager: TaskManager):
     return require_key
 
 
+def _status_url(task_id: str) -> str:
+    return f"/control/status/{task_id}"
+
+
 def _execute_body(record: dict[str, Any], output: dict[str, Any] | None = None) -> dict[str, Any]:
-    body = {"status": record["status"], **record}
+    body = {"status": record["status"], **record, "status_url": _status_url(record["task_id"])}
     if output is not None:
         body["output"] = output
     return body
@@ -227,26 +240,40 @@ def _with_execute_schemas(app: FastAPI, auth: bool = False) -> None:
 
 
 def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settings: ServiceSettings,
-                    dependencies: list, access: Access, admit: Any = None) -> APIRouter:
+                    dependencies: list, access: Access, admit: Any = None, make_id: Any = None) -> APIRouter:
     router = APIRouter(prefix="/control", tags=["control"], dependencies=dependencies)
     known = ", ".join(sorted(methods)) or "none"
+    dialect: Dialect = dialect_for(settings.status_dialect)
+
+    def answer(body: dict[str, Any], code: int = 200, headers: dict[str, str] | None = None) -> Response:
+        return _json(dialect.record(body), code, headers)
 
     inputs: InputPolicy = manager.input_policy
 
-    def replay(task_id: str, fp: bytes, who: Principal) -> Response:
-        """Answer a repeated execute with the existing task, or 409 if it is other work."""
+    def replay(task_id: str, fp: bytes, who: Principal, workflow_id: str | None = None) -> Response | None:
+        """Answer a repeated execute with the existing task, or 409 if it is other work.
+
+        None: the id comes back from another workflow after its task finished (AI-Effect
+        derives ids from node names), so the old record was dropped for fresh work.
+        """
         entry = manager.lookup(task_id)
         if entry is None:
             raise TaskNotFound(task_id)
         if not who.may_see(entry.user):
             raise TaskConflict(f"task id {task_id!r} is already in use; choose another", task_id=task_id)
+        if entry.workflow_id != workflow_id:
+            if manager.forget_finished(task_id):
+                return None
+            raise TaskConflict(f"task {task_id!r} is still {entry.status.value} for workflow "
+                               f"{entry.workflow_id!r}; reuse its id once it has finished",
+                               task_id=task_id, status=entry.status)
         if entry.fingerprint is not None and entry.fingerprint != fp:
             raise TaskConflict(f"task {task_id!r} already exists with a different method, parameters or inputs",
                                task_id=task_id, status=entry.status)
         record = manager.get_status(task_id) or entry.record()
         output = manager.get_output(task_id) if record["status"] == COMPLETE.value else None
         code = 202 if record["status"] in ACTIVE_VALUES else 200
-        return _json(_execute_body(record, output), code, _location(task_id))
+        return answer(_execute_body(record, output), code, _location(task_id))
 
     @router.post("/execute", status_code=202, openapi_extra=_EXECUTE_DOC)
     async def execute(request: Request) -> Response:
@@ -277,11 +304,16 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
                     err["loc"] = ("body", "parameters", *err["loc"])
                 raise RequestValidationError(errors) from None
         _check_sources(inputs, body)
-        task_id = body.task_id or new_task_id()
+        task_id = body.task_id or (str(make_id(body)) if make_id is not None else new_task_id())
         body.task_id = task_id
         fp = fingerprint(body)
-        if manager.lookup(task_id) is not None:
-            return replay(task_id, fp, who)
+        replaced = None
+        previous = manager.lookup(task_id)
+        if previous is not None:
+            replaced = {"workflow_id": previous.workflow_id, "status": previous.status.value}
+            again = replay(task_id, fp, who, body.workflow_id)
+            if again is not None:
+                return again
         callback = body.callback.model_dump() if body.callback is not None else None
         location = _location(task_id)
         try:
@@ -290,17 +322,25 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
                 record = manager.submit(
                     body, lambda task: fn(body, task), params=params,
                     resource=spec.resource_key(body, params), limit=spec.options.concurrency,
-                    queue=spec.options.queue, timeout=spec.options.timeout or settings.task_timeout,
-                    fp=fp, callback=callback, user=who.user, spill=spec.options.spill)
-                return _json(_execute_body(record), 202, location)
+                    queue=spec.options.queue, timeout=spec.timeout_seconds(settings.task_timeout),
+                    fp=fp, callback=callback, user=who.user, spill=spec.options.spill,
+                    cancellable=spec.options.cancellable, pausable=spec.options.pausable)
+                return answer(_with_replaced(_execute_body(record), replaced), 202, location)
             entry = manager.reserve(
                 body, fp, callback, resource=spec.resource_key(body, params), limit=spec.options.concurrency,
-                timeout=spec.options.timeout or settings.task_timeout, user=who.user, spill=spec.options.spill)
+                timeout=spec.timeout_seconds(settings.task_timeout), user=who.user, spill=spec.options.spill,
+                cancellable=spec.options.cancellable)
         except TaskConflict as exc:
             if exc.task_id == task_id:  # the same id arrived twice at once
-                return replay(task_id, fp, who)
+                again = replay(task_id, fp, who, body.workflow_id)
+                if again is not None:
+                    return again
             raise
-        return await _run_quick(manager, spec, body, params, location, entry)
+        response = await _run_quick(manager, spec, body, params, location, entry)
+        if replaced is None and dialect.plain:
+            return response
+        return answer(_with_replaced(json.loads(response.body), replaced), response.status_code,
+                      location if response.status_code == 202 else None)
 
     async def status_of(task_id: str, wait: float, who: Principal) -> Response:
         if not who.is_admin:
@@ -310,6 +350,8 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
             await manager.wait_for_change(task_id, version, min(wait, settings.max_wait))
             await manager.settled(task_id, 5.0)  # a final state on its way to the store: answer that one
             body, _, _ = manager.snapshot_json(task_id)
+        if not dialect.plain:
+            return answer(json.loads(body))
         return Response(body, media_type="application/json")
 
     @router.get("/status/{task_id}", openapi_extra=_WAIT_DOC)
@@ -356,6 +398,31 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
     async def stop_by_query(request: Request, task_id: str) -> Response:
         return await stop_task(_task_id(task_id, ("query", "task_id")), _who(request))
 
+    @router.delete("/tasks/{task_id}")
+    async def delete_task(request: Request, task_id: str) -> Response:
+        """Stop a task, as `POST /control/stop/{task_id}` does (seed 001's `DELETE`)."""
+        return await stop_task(_task_id(task_id, ("path", "task_id")), _who(request))
+
+    @router.get("/tasks/{task_id}", openapi_extra=_WAIT_DOC)
+    async def get_task(request: Request) -> Response:
+        """The task's record, as `GET /control/status/{task_id}`."""
+        task_id = _task_id(request.path_params["task_id"], ("path", "task_id"))
+        return await status_of(task_id, _wait_param(request), _who(request))
+
+    @router.post("/pause/{task_id}")
+    async def pause(request: Request, task_id: str) -> Response:
+        """Pause a running task of a pausable method (`paused` until resumed); 409 otherwise."""
+        task_id = _task_id(task_id, ("path", "task_id"))
+        access.owned(manager, _who(request), task_id)
+        return _json(manager.pause(task_id))
+
+    @router.post("/resume/{task_id}")
+    async def resume(request: Request, task_id: str) -> Response:
+        """Resume a paused task (`running` again)."""
+        task_id = _task_id(task_id, ("path", "task_id"))
+        access.owned(manager, _who(request), task_id)
+        return _json(manager.resume(task_id))
+
     async def page(conds: list, limit: int, offset: int, who: Principal) -> Response:
         owner = None if who.is_admin else who.user  # a user lists only its own tasks
         records, total = await asyncio.to_thread(manager.query_json, conds, limit, offset, owner)
@@ -378,11 +445,37 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
         filters = body.get("filter", body) if isinstance(body.get("filter"), dict) else body
         return await page(task_query.from_json(filters), limit, offset, _who(request))
 
+    router.routes.extend(_seed_aliases(tasks, tasks_query, stop_task, status_of, dependencies).routes)
+
     @router.get("/methods")
     async def list_methods() -> Response:
         """Every method this service offers, with its docstring and options."""
         return _json({"methods": [spec.describe() for spec in methods.values()]})
 
+    return router
+
+
+def _with_replaced(body: dict[str, Any], replaced: dict[str, Any] | None) -> dict[str, Any]:
+    """Say in the answer that an earlier, finished task under this id was replaced."""
+    if replaced is not None:
+        body["replaced"] = replaced
+    return body
+
+
+def _seed_aliases(tasks: Any, tasks_query: Any, stop_task: Any, status_of: Any, dependencies: list) -> APIRouter:
+    """Seed 001's literal paths: `GET /tasks`, `POST /tasks/query`, `GET`/`DELETE /task?id=`."""
+    router = APIRouter(tags=["seed aliases"], dependencies=dependencies)
+    router.add_api_route("/tasks", tasks, methods=["GET"], include_in_schema=False)
+    router.add_api_route("/tasks/query", tasks_query, methods=["POST"], include_in_schema=False)
+
+    async def get_task(request: Request, id: str = Query(..., min_length=1)) -> Response:
+        return await status_of(_task_id(id, ("query", "id")), _wait_param(request), _who(request))
+
+    async def delete_task(request: Request, id: str = Query(..., min_length=1)) -> Response:
+        return await stop_task(_task_id(id, ("query", "id")), _who(request))
+
+    router.add_api_route("/task", get_task, methods=["GET"], include_in_schema=False)
+    router.add_api_route("/task", delete_task, methods=["DELETE"], include_in_schema=False)
     return router
 
 

@@ -1,4 +1,4 @@
-"""Callbacks: send a task's record to a URL when it reaches a terminal state.
+"""Callbacks: send a task's final record (with its `result`) to a URL when it ends.
 
 Delivery runs on a small pool of its own, retries with exponential backoff a
 bounded number of times, and records the outcome in the task's
@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -35,6 +36,11 @@ def deliver(manager: TaskManager, task_id: str, callback: dict[str, Any], record
     _pool.submit(_send, manager, task_id, callback, record)
 
 
+def _now_iso() -> str:
+    """ISO 8601 UTC with a `Z`, like every other time in a record."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def _send(manager: TaskManager, task_id: str, callback: dict[str, Any], record: dict[str, Any]) -> None:
     url, method = callback["url"], callback.get("method", "POST").upper()
     headers = dict(callback.get("headers") or {})  # may hold secrets: sent, never recorded or logged
@@ -48,7 +54,7 @@ def _send(manager: TaskManager, task_id: str, callback: dict[str, Any], record: 
                 response = egress.request(client, method, url, hosts, json=record, headers=headers)
                 if response.status_code < 400:
                     info.update(status="delivered", http_status=response.status_code, error=None,
-                                delivered_at=time.time())
+                                delivered_at=_now_iso())
                     manager.record_callback(task_id, info)
                     return
                 error = f"HTTP {response.status_code}"

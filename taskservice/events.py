@@ -94,6 +94,40 @@ def _coalesce(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+async def _send_changes(ws: WebSocket, sub: Subscription, task_id: str | None) -> None:
+    async for batch in sub.changes():
+        for record in batch:
+            await ws.send_json({"type": "task", "task": record})
+            if task_id is not None and record["status"] not in ACTIVE_VALUES:
+                await ws.send_json({"type": "end", "task": record})
+                await ws.close()
+                return
+
+
+async def _until_disconnect(ws: WebSocket) -> None:
+    """Return once the client has gone; anything it sends is ignored."""
+    while True:
+        message = await ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+
+
+async def _until_first(*coros: Any) -> None:
+    """Run the coroutines together; when one returns (or raises), cancel the others."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in done:
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            if not isinstance(exc, WebSocketDisconnect):
+                raise exc
+
+
 def events_router(manager: TaskManager, dependencies: list | None = None,
                   access: Access | None = None) -> APIRouter:
     """SSE and WebSocket routes; each caller sees only the tasks it may see (`access`)."""
@@ -142,13 +176,9 @@ def events_router(manager: TaskManager, dependencies: list | None = None,
                 await ws.send_json({"type": "end", "task": first[0]})
                 await ws.close()
                 return
-            async for batch in sub.changes():
-                for record in batch:
-                    await ws.send_json({"type": "task", "task": record})
-                    if task_id is not None and record["status"] not in ACTIVE_VALUES:
-                        await ws.send_json({"type": "end", "task": record})
-                        await ws.close()
-                        return
+            # Read the socket while sending: on an idle service no change ever comes, and
+            # only a read notices that the client left (or that shutdown closed the socket).
+            await _until_first(_send_changes(ws, sub, task_id), _until_disconnect(ws))
         except WebSocketDisconnect:
             pass
         finally:

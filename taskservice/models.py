@@ -24,6 +24,7 @@ class TaskStatus(str, Enum):
     PENDING = "pending"
     RUNNING = "running"
     STOPPING = "stopping"
+    PAUSED = "paused"
     COMPLETE = "complete"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -91,7 +92,11 @@ class Callback(BaseModel):
 
 
 class ExecuteRequest(BaseModel):
-    """Body of `POST /control/execute`. Ids are made when absent."""
+    """Body of `POST /control/execute`. Ids are made when absent.
+
+    `priority` orders the tasks waiting for a limited method or resource:
+    higher first, first come first served among equals.
+    """
 
     method: str = Field(min_length=1, max_length=200)
     task_id: str | None = Field(default=None, max_length=TASK_ID_MAX, pattern=TASK_ID_PATTERN,
@@ -101,6 +106,7 @@ class ExecuteRequest(BaseModel):
     inputs: list[DataReference] = Field(default_factory=list)
     parameters: dict[str, Any] = Field(default_factory=dict)
     callback: Callback | None = None
+    priority: int = Field(default=0, ge=-1_000_000, le=1_000_000)
 
     @field_validator("task_id", "workflow_id")
     @classmethod
@@ -120,7 +126,11 @@ class ExecuteResponse(BaseModel):
 
 
 class TaskRecord(BaseModel):
-    """Answer of `GET /control/status/{task_id}`."""
+    """Answer of `GET /control/status/{task_id}`.
+
+    `result` is the inline value of a complete task's output (when small);
+    `callback` is the callback it was given, secret-looking header values masked.
+    """
 
     task_id: str
     method: str
@@ -135,6 +145,11 @@ class TaskRecord(BaseModel):
     finished_at: str | None = None
     user: str | None = None
     interrupted: bool = False  # ended by a shutdown or restart, not by its work
+    cancellable: bool = True
+    pausable: bool = False
+    priority: int = 0
+    callback: Callback | None = None
+    result: Any = None
 
 
 class OutputResponse(BaseModel):

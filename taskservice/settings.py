@@ -8,9 +8,9 @@ All names share the `SERVICE_` prefix (`SERVICE_API_KEY`, `SERVICE_MAX_WORKERS`,
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,7 +31,13 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Larger request bodies get 413")
     max_input_bytes: int = Field(256 * 1024 * 1024, ge=1, description="Largest input a method may read")
     max_workers: int = Field(32, ge=1, description="Threads running background tasks")
-    task_timeout: float = Field(6 * 3600, gt=0, description="Default per-method timeout, seconds from start")
+    task_timeout: float = Field(36_000, description="Default per-method timeout, seconds from start (600 minutes); "
+                                "-1 disables it")
+    status_dialect: Literal["ours", "ai-effect"] = Field(
+        "ours", description="'ai-effect': status answers use only running/complete/failed, for deployments "
+                            "driven by the AI-Effect orchestrator")
+    result_max_bytes: int = Field(64 * 1024, ge=0, description="A complete task's record carries its inline "
+                                  "output as `result` up to this size")
     retention_ttl: float = Field(3600, gt=0, description="Finished tasks live this long after their last read")
     retention_max: int = Field(10_000, ge=1, description="At most this many finished tasks are kept")
     shutdown_grace: float = Field(10, ge=0, description="Seconds running tasks get to stop on SIGTERM")
@@ -48,6 +54,13 @@ class ServiceSettings(BaseSettings):
         description='Per-method overrides as JSON, e.g. {"LongProcess": {"timeout": 60, "concurrency": 1, "queue": true}}',
     )
     access_log: bool = False
+
+    @field_validator("task_timeout")
+    @classmethod
+    def _timeout_positive_or_off(cls, value: float) -> float:
+        if value != -1 and not value > 0:
+            raise ValueError("SERVICE_TASK_TIMEOUT must be a positive number of seconds, or -1 for none")
+        return value
 
     def file_root_paths(self) -> list[Path]:
         """The data directory and every `SERVICE_FILE_ROOTS` folder, resolved."""

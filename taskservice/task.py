@@ -1,4 +1,4 @@
-"""The handle a background method receives: progress, details, cancellation."""
+"""The handle a background method receives: progress, details, cancellation, pause."""
 
 from __future__ import annotations
 
@@ -44,6 +44,19 @@ class Task:
     def cancel_event(self) -> threading.Event:
         """A `threading.Event` set on a stop request, for code that waits on one."""
         return self._manager.cancel_event(self._entry)
+
+    @property
+    def paused(self) -> bool:
+        """True while a pause is asked (methods declared `@method(pausable=True)`)."""
+        return self._manager.is_paused(self._entry)
+
+    def wait_while_paused(self, timeout: float | None = None) -> bool:
+        """Block while the task is paused, waking at once on resume or stop; True when cancelled.
+
+        A pausable method calls it between steps (or when `task.paused` turns
+        true, after bringing its hardware to a safe halt).
+        """
+        return self._manager.wait_while_paused(self._entry, timeout)
 
     def check_cancelled(self) -> None:
         if self._entry.cancel_reason is not None:

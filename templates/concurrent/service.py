@@ -59,6 +59,24 @@ def execute_LongProcess(request: ExecuteRequest, task: Task) -> dict[str, Any]:
     return {"inputs": [_data_of(ref) for ref in request.inputs], "parameters": request.parameters}
 
 
+@method(parameters=LongProcessParams, pausable=True)
+def execute_PausableProcess(request: ExecuteRequest, task: Task) -> dict[str, Any]:
+    """LongProcess that may be paused between steps (`POST /control/pause/{task_id}`, then `/resume`).
+
+    While paused it waits without working; the time paused does not count
+    against its timeout, and a stop still ends it at once.
+    """
+    params: LongProcessParams = task.params
+    step_time = params.duration / params.steps
+    for step in range(1, params.steps + 1):
+        if task.paused and task.wait_while_paused():  # blocks until resumed; True when stopped meanwhile
+            raise TaskCancelled(f"stopped while paused after step {step - 1} of {params.steps}")
+        if task.sleep(step_time):
+            raise TaskCancelled(f"stopped at step {step - 1} of {params.steps}")
+        task.progress(100.0 * step / params.steps, phase="working", step=step, steps=params.steps)
+    return {"inputs": [_data_of(ref) for ref in request.inputs], "parameters": request.parameters}
+
+
 class TrainParams(BaseModel):
     epochs: int = Field(200, ge=1, le=100_000)
     learning_rate: float = Field(0.1, gt=0, le=10)

@@ -25,7 +25,10 @@ def test_orch_diamond_runs_once_and_hands_outputs_along(orch, service):
     assert src["inputs"] == [{"seed": 42}]
     assert t["left"]["output"]["data"] == {"inputs": [src], "parameters": params["left"]}
     # fan-in: upstream outputs in blueprint order (left before right)
-    assert t["sink"]["inputs"] == [t["left"]["output"], t["right"]["output"]]
+    # the list carries each payload once: the sink names its upstream nodes; its own record has the inputs
+    assert t["sink"]["inputs_from"] == [t["left"]["node"], t["right"]["node"]] and "inputs" not in t["sink"]
+    sink = orch.http.get(f"/workflows/{sub['workflow_id']}/tasks/{t['sink']['node']}").json()
+    assert sink["inputs"] == [t["left"]["output"], t["right"]["output"]]
     assert t["sink"]["upstream"] == ["left.LongProcess", "right.LongProcess"]
     assert all(x["attempt"] == 1 and x["service"] == service.url for x in t.values())
     # branches ran side by side
@@ -58,7 +61,7 @@ def test_orch_fanout20_and_client_chosen_id(orch, service):
     wf = orch.wait("fan-out-20", timeout=30)
     assert wf["status"] == "complete", wf
     t = orch.tasks("fan-out-20")
-    assert len(t["sink"]["inputs"]) == 20
+    assert len(orch.http.get(f"/workflows/fan-out-20/tasks/{t['sink']['node']}").json()["inputs"]) == 20
     # the branches ran in parallel on one worker: many of them were running at the same moment
     # (counted from the recorded times, so a loaded machine cannot make this flaky)
     edges = sorted([(x["started_at"], 1) for c, x in t.items() if c.startswith("branch")]
