@@ -241,6 +241,15 @@ def _table_list(console: Console, client: OrchestratorClient, status: str | None
     console.print(table)
 
 
+def _table_workers(console: Console, workers: list[dict[str, Any]]) -> None:
+    table = _table("worker", "host", "pid", "queues", "started", "last heartbeat", "driving", "done")
+    for w in workers:
+        driving = ", ".join(f"{n['workflow_id']}#{n['index']}" for n in w["nodes"]) or "-"
+        table.add_row(w["id"], w["host"] or "", str(w["pid"]), ", ".join(w["queues"]), (w["started_at"] or "")[:19],
+                      (w["last_heartbeat"] or "")[:19], driving, str(w["nodes_done"]))
+    console.print(table if workers else "no live worker")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="orchestrator", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -292,6 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("watch", help="live progress of a workflow until it ends")
     p.add_argument("workflow_id")
     watch_flags(p)
+    p = sub.add_parser("workers", help="live workers: host, pid, queues, heartbeat, nodes driven now and done")
+    p.add_argument("--json", action="store_true", help="print the API's JSON")
     return parser
 
 
@@ -328,6 +339,9 @@ def main(argv: list[str] | None = None) -> int:
                 _print_json([w.model_dump() for w in client.list(status=args.status, limit=args.limit)])
             else:
                 _table_list(out, client, args.status, args.limit)
+        elif cmd == "workers":
+            workers = client.workers()
+            _print_json(workers) if args.json else _table_workers(out, workers)
         elif cmd in ("cancel", "retry", "delete"):
             res = getattr(client, cmd)(args.workflow_id)
             print(f"{res['workflow_id']} {res['status']}", flush=True)

@@ -263,6 +263,10 @@ class OrchestratorClient:
     def health(self) -> dict[str, Any]:
         return self._call("GET", "/health")
 
+    def workers(self) -> list[dict[str, Any]]:
+        """Live workers: id, host, pid, queues, started_at, last_heartbeat, nodes (driven now), nodes_done."""
+        return self._call("GET", "/workers")["workers"]
+
     # steering --------------------------------------------------------------------
     def cancel(self, workflow_id: str) -> dict[str, Any]:
         """Cancel: pending nodes are cancelled, running ones stopped on their services."""

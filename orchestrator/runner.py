@@ -41,6 +41,7 @@ from orchestrator import stops
 from orchestrator.connections import describe, is_outage, redis_client
 from orchestrator.control import ControlClient, Reply, normalize_status
 from orchestrator.jobs import Jobs
+from orchestrator.observe import NodeObserver
 from orchestrator.settings import Settings
 from orchestrator.store import ACTIVE_NODE, Claim, LeaseLost, Store, now_iso, task_id_for
 from taskservice.models import TaskStatus
@@ -148,6 +149,7 @@ class Runner:
         self.on_workflow_end: Callable[[], None] | None = None
         self._stop: asyncio.Event | None = None
         self.control: ControlClient | None = None
+        self.observer = NodeObserver(self.store.r, settings.prefix, self.worker_id, settings.worker_ttl)
         self._execute_slots: asyncio.Semaphore | None = None
 
     # lifecycle ------------------------------------------------------------------
@@ -242,11 +244,12 @@ class Runner:
 
     # background duties ---------------------------------------------------------------
     def _heartbeat(self) -> None:
+        self.observer.beat(list(self.tasks))
         lost = self.store.heartbeat(self.worker_id, list(self.tasks), self.settings.lease_ttl)
         for m in lost:
             t = self.tasks.get(m)
             if t is not None:
-                log.warning("lease %s taken over by another worker (%s); letting go", m, self.store.lease_owner(*m.rsplit("|", 1)))
+                self.observer.lease_lost(m, self.store.lease_owner(*m.rsplit("|", 1)))
                 t.cancel()
         if self.only:
             self._refresh_dedicated()
@@ -266,7 +269,7 @@ class Runner:
                 continue
             claim = self.store.claim(wid, int(idx), self.worker_id, self.settings.lease_ttl)
             if claim is not None:
-                log.info("taking over %s (lease expired)", member)
+                self.observer.taken_over(member)
                 self._spawn(claim)
 
     def _maintain(self) -> None:
@@ -329,6 +332,7 @@ class Runner:
             return
         run, spec_d, api_key = spec
         node = Node(claim, run, spec_d, api_key, self.settings)
+        self.observer.claimed(node)
         try:
             try:
                 if claim.status == "stopping" or claim.workflow_status not in ("pending", "running"):
@@ -368,7 +372,9 @@ class Runner:
         if lasted >= tolerance:
             raise NodeFailed(f"service outage: {node.base} unavailable for {lasted:.1f} s "
                              f"(outage tolerance {tolerance:g} s): {what}", stop=True)
-        await asyncio.sleep(min(self._backoff(node.outage_tries), max(tolerance - lasted, 0.01)))
+        delay = min(self._backoff(node.outage_tries), max(tolerance - lasted, 0.01))
+        self.observer.retried(node, what, node.retries, delay)
+        await asyncio.sleep(delay)
 
     @staticmethod
     def _contact(node: Node) -> None:
@@ -412,6 +418,7 @@ class Runner:
                 await self._outage(node, f"execute: {reply.detail()}")
                 continue
             if reply.status_code in (200, 201, 202) and not reply.invalid:
+                self.observer.executed(node, reply.status_code, reply.body.get("status"))
                 return reply
             raise NodeFailed(f"execute rejected: {reply.detail()}")
 
@@ -586,6 +593,7 @@ class Runner:
             if status is TaskStatus.COMPLETE:
                 await self._start_queued_children(node)
             return
+        self.observer.ended(node, status.value, fields.get("error"))
         if res.to_start:
             # The first ready child continues here at once, claimed by the finish script itself
             # (no queue, no extra round trip); the others go through RQ so every worker shares a fan-out.
@@ -611,6 +619,7 @@ class Runner:
         assert self.control is not None
         await stops.send_stop(self.store, self.control, self.settings, node.wid, node.index, node.task_id,
                               node.base, node.api_key, token=node.token)
+        self.observer.stop_sent(node)
         node.stop_sent = True
 
     async def stop_node(self, wid: str, index: int) -> None:

@@ -33,6 +33,10 @@ from .dialect import Dialect, dialect_for
 from .manager import (ACTIVE_VALUES, COMPLETE, FAILED, ShuttingDown, TaskConflict, TaskLocked, TaskManager, TaskNotFound,
                       fingerprint, new_task_id)
 from .methods import MethodSpec, discover
+from .metrics import metrics_router
+from .observe import TaskObserver
+from .openapi import install as install_openapi
+from .openapi import service_title
 from .models import ExecuteRequest, ExecuteResponse
 from .settings import ServiceSettings
 from .task import Task
@@ -105,7 +109,9 @@ def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None 
             if callable(on_shutdown):
                 await run_in_threadpool(on_shutdown)
 
-    app = FastAPIOffline(title=settings.title, version="1.0.0", lifespan=lifespan,
+    title = service_title(service_module, settings.title)
+    manager.observer = TaskObserver(manager, title)
+    app = FastAPIOffline(title=title, version="1.0.0", lifespan=lifespan,
                          description=(inspect.getdoc(service_module) or "").strip() or None)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     errors.install(app)
@@ -159,9 +165,11 @@ def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None 
                               make_id if callable(make_id) else None)
     app.router.routes.extend(control.routes)
     app.router.routes.extend(events_router(manager, dependencies, access).routes)
+    app.router.routes.extend(metrics_router(manager.observer.metrics.registry, dependencies).routes)
     if callable(extend_app):  # a service's own routes (other APIs, streams) beside /control
         extend_app(app)
     _with_execute_schemas(app, auth=access.enabled)
+    install_openapi(app, methods)  # each execute_<Method> as an execute body, discriminated by `method`
     return app
 
 
@@ -209,9 +217,6 @@ def _wait_param(request: Request) -> float:
 _WAIT_DOC = {"parameters": [{"name": "wait", "in": "query", "required": False,
                              "schema": {"type": "number", "minimum": 0, "default": 0},
                              "description": "long-poll: answer as soon as the task changes (seconds, capped)"}]}
-_EXECUTE_SCHEMA = ExecuteRequest.model_json_schema(ref_template="#/components/schemas/{model}")
-_EXECUTE_DEFS = {"ExecuteRequest": {k: v for k, v in _EXECUTE_SCHEMA.items() if k != "$defs"},
-                 **_EXECUTE_SCHEMA.get("$defs", {})}
 _EXECUTE_DOC = {"requestBody": {"required": True, "content": {"application/json": {
     "schema": {"$ref": "#/components/schemas/ExecuteRequest"}}}}}
 
@@ -228,7 +233,6 @@ def _with_execute_schemas(app: FastAPI, auth: bool = False) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = build()
-            schema.setdefault("components", {}).setdefault("schemas", {}).update(_EXECUTE_DEFS)
             app.openapi_schema = apidoc.complete(schema, auth=auth)
         return app.openapi_schema
 

@@ -114,6 +114,7 @@ class TaskManager:
         self._watchdog: threading.Thread | None = None
         self._accepting = True
         self._closed = False
+        self.observer: Any = None  # observe.TaskObserver: a log line and metrics per lifecycle step
         self._pause_cv = threading.Condition(self._lock)
         self.result_max_bytes = 64 * 1024
         self.configure(max_workers=max_workers, retention_ttl=retention_ttl, retention_max=retention_max,
@@ -207,6 +208,8 @@ class TaskManager:
         entry = _Entry(task_id, method, workflow_id, fp, user)
         self._entries[task_id] = entry
         self._index.add(entry)
+        if self.observer is not None:
+            self.observer.accepted(entry)
         return entry
 
     def submit(self, request: ExecuteRequest, job: Callable[[Task], Any], *, params: Any = None,
@@ -287,6 +290,8 @@ class TaskManager:
             if entry.timeout:
                 self._arm_deadline(entry)
             job, entry.job = entry.job, None  # the record is as `_start` left it: nothing to announce
+            if self.observer is not None:
+                self.observer.started(entry)
         status, output, error = COMPLETE, None, None
         try:
             output = job() if job is not None else None
@@ -635,6 +640,8 @@ class TaskManager:
             return True
 
     def _request_stop(self, entry: _Entry, reason: str) -> None:
+        if self.observer is not None and entry.cancel_reason is None:
+            self.observer.stop_requested(entry, reason)
         if entry.cancel_reason is None:
             entry.cancel_reason = reason
         if entry.cancel_event is not None:
@@ -715,6 +722,8 @@ class TaskManager:
             entry.adoptable = False
             if self._entries.get(entry.task_id) is entry:
                 self._finished[entry.task_id] = None
+            if self.observer is not None:
+                self.observer.finished(entry)
             self._changed(entry)
             if entry.callback is not None:
                 self._fire_callback(entry)

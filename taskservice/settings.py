@@ -19,7 +19,7 @@ class ServiceSettings(BaseSettings):
 
     host: str = Field("0.0.0.0", validation_alias=AliasChoices("SERVICE_HOST", "HOST"))
     port: int = Field(8080, validation_alias=AliasChoices("SERVICE_PORT", "PORT"))
-    title: str = "Concurrent Service"
+    title: str | None = Field(None, description="OpenAPI title; default: the first line of the service module's docstring")
 
     api_key: str | None = Field(None, description="Bearer token required on every route but /health (an admin key)")
     api_keys: str | None = Field(None, description='JSON object (or @path to one) of token -> '
@@ -67,6 +67,8 @@ class ServiceSettings(BaseSettings):
         roots = [self.data_dir] + [Path(p.strip()) for p in self.file_roots.split(",") if p.strip()]
         return [r.expanduser().resolve() for r in roots]
     log_level: str = "info"
+    log_format: str = Field("console", pattern="^(console|json)$",
+                            description="`console` (human-readable key=value) or `json` (one object per line)")
 
     def state_db_location(self) -> str:
         """Where the task records live: `:memory:` or the path of the SQLite file."""
