@@ -95,8 +95,13 @@ class Watcher:
 
     def run(self, progress: Progress) -> LiveWorkflow:
         live = LiveWorkflow(self.wid)
+        warned: list[str] = []
         for ev in self.client.events(self.wid):
             live.apply(ev)
+            if live.warnings != warned:
+                warned = list(live.warnings)
+                for text in warned:
+                    progress.console.print(f"[yellow]warning:[/] {text}", markup=True, highlight=False)
             if ev.event == "snapshot":
                 self.console.print(f"workflow [bold]{self.wid}[/] ({live.name or '-'}) {_styled(live.status)}")
                 width = max((len(n.node) for n in live.nodes), default=10)
@@ -174,6 +179,8 @@ def _table_workflow(console: Console, client: OrchestratorClient, wid: str) -> N
             console.print(f"  {key}: {getattr(wf, key)}")
     if wf.error:
         console.print(f"  [red]error:[/] {wf.error}")
+    for text in wf.warnings:
+        console.print(f"  [yellow]warning:[/] {text}", highlight=False)
     table = _table("node", "status", "progress", "attempt")
     for n in wf.nodes:
         table.add_row(n.node, _styled(n.status), f"{n.progress:g}%", str(n.attempt))

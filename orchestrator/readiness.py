@@ -9,6 +9,7 @@ from typing import Any
 import redis
 
 from orchestrator.settings import Settings
+from orchestrator.store import Store
 from orchestrator.workers import WorkerRegistry
 
 
@@ -64,3 +65,15 @@ def workflow_warnings(r: redis.Redis, registry: WorkerRegistry, settings: Settin
         return []
     return [f"no live worker: {ready} ready node(s) have waited {waited:.0f} s with no worker serving "
             f"the queue {settings.queue!r}; start one with `orchestrator-worker`"]
+
+
+def stalled_warnings(store: Store, registry: WorkerRegistry, settings: Settings, wid: str) -> list[str]:
+    """`workflow_warnings` read fresh from Redis (for the event stream of a workflow where nothing runs)."""
+    wf = store.workflow(wid)
+    if not wf:
+        return []
+    pipe = store.r.pipeline(transaction=False)
+    for i in range(int(wf.get("total") or 0)):
+        pipe.hmget(store.node_key(wid, i), "status", "scheduled")
+    rows = [{"status": st, "scheduled": sc} for st, sc in pipe.execute()]
+    return workflow_warnings(store.r, registry, settings, wf, rows, store.dedicated_key(wid))
