@@ -18,6 +18,7 @@ from typing import Any
 
 from .models import ExecuteRequest, TaskStatus
 from .query import to_micros
+from .records import Row
 from .redact import masked_callback
 
 PENDING, RUNNING, STOPPING = TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.STOPPING
@@ -122,6 +123,39 @@ class Entry:
             return json.loads(self.final)
         return self.build()
 
+    def to_row(self) -> Row:
+        """The entry as a record store keeps it."""
+        return Row(task_id=self.task_id, status=self.status.value, method=self.method,
+                   workflow_id=self.workflow_id, user=self.user, created=to_micros(self.created),
+                   started=micros_or_none(self.started), finished=micros_or_none(self.finished), touched=self.touched,
+                   record=self.record_json(), output=self.output, output_inline=self.output_inline,
+                   fingerprint=self.fingerprint)
+
+    @classmethod
+    def from_row(cls, row: Row) -> Entry:
+        """An entry from a stored row: its record stays the JSON the store kept."""
+        record = json.loads(row.record)
+        entry = cls(row.task_id, row.method, row.workflow_id, row.fingerprint, row.user)
+        try:
+            entry.status = TaskStatus(row.status)
+        except ValueError:  # a status this version does not know: treat it as unfinished
+            entry.status = TaskStatus.RUNNING
+        entry.created = row.created / 1_000_000
+        entry.started = None if row.started is None else row.started / 1_000_000
+        entry.finished = None if row.finished is None else row.finished / 1_000_000
+        entry.touched = row.touched
+        entry.progress = float(record.get("progress") or 0)
+        entry.error = record.get("error")
+        entry.interrupted = bool(record.get("interrupted"))
+        entry.callback_info = record.get("callback_info")
+        entry.cancellable = record.get("cancellable", True) is not False
+        entry.pausable = bool(record.get("pausable"))
+        entry.priority = int(record.get("priority") or 0)
+        entry.output, entry.output_inline = row.output, row.output_inline
+        if entry.status.finished:
+            entry.final = row.record
+        return entry
+
     def record_json(self) -> bytes:
         if self.final is not None:
             return self.final
@@ -150,3 +184,7 @@ class Entry:
         if self.callback_info is not None:
             rec["callback_info"] = dict(self.callback_info)
         return rec
+
+
+def micros_or_none(ts: float | None) -> int | None:
+    return None if ts is None else to_micros(ts)

@@ -10,6 +10,11 @@ memory only, or an SQLite file that survives restarts) and to the query index
 (`taskservice.index`). A final state becomes visible only once the store has
 made it durable. Long-poll waiters on the event loop are woken with
 `call_soon_threadsafe`, never touched from a thread.
+
+Beside it: `entry` (one record), `records`/`sqlite_records` (where records
+outlive the process), `index` (queries), `outputs` (results, spilled to
+files), `pool` (threads), `seed_api` (the seed template's explicit API),
+`task_errors` (what the HTTP layer answers 4xx for).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .entry import (ACTIVE, ACTIVE_VALUES, CANCELLED, COMPLETE, FAILED, PAUSED, PENDING, RUNNING, STOPPING, Entry,
-                    dumps, fingerprint, iso, new_task_id)
+                    dumps, fingerprint, iso, micros_or_none, new_task_id)
 from .ids import task_file
 from .index import TaskIndex
 from .models import ExecuteRequest, ExecuteResponse, TaskStatus
@@ -34,7 +39,9 @@ from .outputs import store_output, wire_output
 from .pool import Pool
 from .query import Condition, matcher, to_micros
 from .records import MEMORY, RecordStore, Row
-from .sqlite_records import SqliteRecords
+from .seed_api import SeedAPI
+from .task_errors import ShuttingDown, TaskConflict, TaskError, TaskLocked, TaskNotFound
+from .sqlite_records import open_store
 from .task import Task, TaskCancelled
 
 logger = logging.getLogger(__name__)
@@ -52,40 +59,7 @@ RESTART_ERROR = "interrupted: the previous service process ended before the task
 STOP_WINDOW = 2.0
 
 
-class TaskError(Exception):
-    """Base of the errors the HTTP layer turns into 4xx answers."""
-
-
-class TaskNotFound(TaskError):
-    def __init__(self, task_id: str) -> None:
-        super().__init__(f"task {task_id!r} not found")
-        self.task_id = task_id
-
-
-class TaskConflict(TaskError):
-    """A task id reused for different work, or an action a task's state forbids."""
-
-    def __init__(self, message: str, task_id: str | None = None, status: TaskStatus | None = None,
-                 running_task_ids: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.task_id = task_id
-        self.status = status
-        self.running_task_ids = running_task_ids or []
-
-
-class ShuttingDown(TaskError):
-    pass
-
-
-class TaskLocked(TaskError):
-    """A stop asked of a task whose method declared it must not be interrupted (HTTP 423)."""
-
-    def __init__(self, task_id: str) -> None:
-        super().__init__(f"task {task_id!r} is not cancellable: its method must not be interrupted")
-        self.task_id = task_id
-
-
-class TaskManager:
+class TaskManager(SeedAPI):
     """Registry, scheduler and lifecycle of tasks. Thread-safe.
 
     The seed's explicit API (`register_task`, `update_progress`,
@@ -160,14 +134,14 @@ class TaskManager:
         for row in rows:
             if row.task_id in self._entries:
                 continue
-            entry = _restore(row)
+            entry = Entry.from_row(row)
             if not entry.status.finished:  # pending, running, stopping (or paused) when the process ended
                 record = json.loads(row.record)
                 record.update(status=FAILED.value, error=RESTART_ERROR, interrupted=True, finished_at=iso(now))
                 entry.status, entry.error, entry.interrupted = FAILED, RESTART_ERROR, True
                 entry.finished = entry.touched = now
                 entry.final, entry.output = dumps(record), None
-                recovered.append(self._row(entry))
+                recovered.append(Entry.to_row(entry))
             self._entries[entry.task_id] = entry
             self._finished[entry.task_id] = None
             self._index.add(entry)
@@ -347,60 +321,7 @@ class TaskManager:
                 wait = min(self._deadlines[0][0] - now, 30.0) if self._deadlines else 30.0
                 self._watchdog_cv.wait(max(wait, 0.001))
 
-    # -- the seed's explicit API -------------------------------------------------------
-
-    def register_task(self, task_id: str, request: ExecuteRequest | None = None, user: str | None = None) -> None:
-        """Register a task for tracking under the orchestrator's task id (seed API)."""
-        with self._lock:
-            entry = self._entries.get(task_id)
-            if entry is not None and entry.adoptable:
-                entry.adoptable = False
-                entry.status = RUNNING
-                entry.started = entry.started or time.time()
-                self._changed(entry)
-                return
-            method = request.method if request is not None else "unknown"
-            workflow_id = request.workflow_id if request is not None else None
-            fp = fingerprint(request) if request is not None else None
-            entry = self._create(task_id, method, workflow_id, fp, user)
-            entry.status, entry.started = RUNNING, entry.created
-            self._changed(entry)
-
-    def run_in_background(self, task_id: str, worker_fn: Callable[[str, Any, TaskManager], None],
-                          request: Any) -> None:
-        """Run the seed's `worker_fn(task_id, request, manager)` on the pool.
-
-        It waits in `pending` while the pool is full, and gets the method's
-        timeout like any background task.
-        """
-        with self._lock:
-            entry = self._entries.get(task_id)
-            if entry is None:
-                raise TaskNotFound(task_id)
-            if entry.status not in ACTIVE:
-                return
-            entry.adoptable = False
-
-            def job() -> None:
-                worker_fn(task_id, request, self)
-                with self._lock:
-                    if entry.live:
-                        if entry.cancel_reason is not None:
-                            raise TaskCancelled(entry.cancel_reason)
-                        raise RuntimeError("worker returned without completing the task")
-
-            entry.job = job
-            entry.status, entry.started = PENDING, None
-            self._enqueue(entry)
-            self._schedule()
-            self._changed(entry)
-
-    def sleep(self, task_id: str, seconds: float) -> bool:
-        """Sleep, waking early on a stop request; True when the task was stopped (seed-style workers)."""
-        entry = self.lookup(task_id)
-        if entry is None:
-            return True
-        return self.cancel_event(entry).wait(seconds)
+    # -- progress and the stop token ------------------------------------------------------
 
     def cancel_event(self, entry: _Entry) -> threading.Event:
         """The task's cancellation event, made on first use (already set if a stop came first)."""
@@ -428,51 +349,6 @@ class TaskManager:
                     entry.details = {}
                 entry.details.update(details)
             self._changed(entry)
-
-    def complete_task(self, task_id: str, output: Any) -> None:
-        """Mark a task complete with its output (seed API)."""
-        self._end_explicit(task_id, COMPLETE, output, None)
-
-    def fail_task(self, task_id: str, error: str) -> None:
-        """Mark a task failed with an error message (seed API)."""
-        self._end_explicit(task_id, FAILED, None, error)
-
-    def _end_explicit(self, task_id: str, status: TaskStatus, output: Any, error: str | None) -> None:
-        """End a task as its worker says, unless a stop was asked: then it ends stopped."""
-        with self._lock:
-            entry = self._entries.get(task_id)
-            if entry is None or not entry.live:
-                return
-            if entry.cancel_reason is not None:
-                self._finish(entry, *self._stopped_outcome(entry))
-            elif status is COMPLETE:
-                self._finish(entry, COMPLETE, output, None)
-            else:
-                self._finish(entry, FAILED, None, error)
-
-    def is_cancelled(self, task_id: str) -> bool:
-        """Has a stop been requested? For explicit-style workers to check."""
-        with self._lock:
-            entry = self._entries.get(task_id)
-            return entry is None or entry.cancel_reason is not None or entry.status is CANCELLED
-
-    def get_status(self, task_id: str) -> dict[str, Any] | None:
-        """The task's record, or None when unknown (seed API); refreshes retention."""
-        with self._lock:
-            entry = self._entries.get(task_id)
-            if entry is None:
-                return None
-            self._touch(entry)
-            return entry.record()
-
-    def get_output(self, task_id: str) -> dict[str, Any] | None:
-        """The output when complete, else None (seed API)."""
-        with self._lock:
-            entry = self._entries.get(task_id)
-            if entry is None or entry.status is not COMPLETE:
-                return None
-            self._touch(entry)
-            return json.loads(wire_output(entry.output, entry.output_inline)) if entry.output else None
 
     def output_json(self, task_id: str) -> bytes | None:
         """The output as JSON bytes when complete, else None; refreshes retention."""
@@ -696,7 +572,7 @@ class TaskManager:
         if status is COMPLETE:
             record["progress"] = 100
         row = Row(task_id=entry.task_id, status=status.value, method=entry.method, workflow_id=entry.workflow_id,
-                  user=entry.user, created=to_micros(entry.created), started=_micros(entry.started),
+                  user=entry.user, created=to_micros(entry.created), started=micros_or_none(entry.started),
                   finished=to_micros(now), touched=now, record=dumps(record), output=stored,
                   output_inline=inline, fingerprint=entry.fingerprint)
         self._store.finish(row, lambda: self._publish(entry, status, stored, inline, error, interrupted, now,
@@ -743,19 +619,11 @@ class TaskManager:
         entry.final = dumps(entry.build())
         entry.details = None
 
-    def _row(self, entry: _Entry) -> Row:
-        """The entry as its store keeps it."""
-        return Row(task_id=entry.task_id, status=entry.status.value, method=entry.method,
-                   workflow_id=entry.workflow_id, user=entry.user, created=to_micros(entry.created),
-                   started=_micros(entry.started), finished=_micros(entry.finished), touched=entry.touched,
-                   record=entry.record_json(), output=entry.output, output_inline=entry.output_inline,
-                   fingerprint=entry.fingerprint)
-
     def _rows_of(self, task_ids: list[str]) -> list[Row]:
         """Current rows of changed tasks, for a store that writes behind (not those still closing)."""
         with self._lock:
             entries = (self._entries.get(t) for t in task_ids)
-            return [self._row(e) for e in entries if e is not None and not e.closing]
+            return [Entry.to_row(e) for e in entries if e is not None and not e.closing]
 
     def _fire_callback(self, entry: _Entry) -> None:
         """Hook for callbacks on terminal states; see taskservice.callbacks."""
@@ -989,42 +857,6 @@ class TaskManager:
     def _running(self) -> bool:
         """Is any task still at work (pool jobs, or explicit-style tasks run by their own code)?"""
         return self._active_jobs > 0 or any(e.live for e in self._entries.values())
-
-
-def open_store(location: str | Path) -> RecordStore:
-    """The store `SERVICE_STATE_DB` names: `:memory:` (nothing kept past the process) or an SQLite file."""
-    if str(location) == MEMORY:
-        return RecordStore()
-    return SqliteRecords(Path(location))
-
-
-def _micros(ts: float | None) -> int | None:
-    return None if ts is None else to_micros(ts)
-
-
-def _restore(row: Row) -> _Entry:
-    """An entry from a stored row: its record stays the JSON the store kept."""
-    record = json.loads(row.record)
-    entry = _Entry(row.task_id, row.method, row.workflow_id, row.fingerprint, row.user)
-    try:
-        entry.status = TaskStatus(row.status)
-    except ValueError:  # a status this version does not know: treat it as unfinished
-        entry.status = RUNNING
-    entry.created = row.created / 1_000_000
-    entry.started = None if row.started is None else row.started / 1_000_000
-    entry.finished = None if row.finished is None else row.finished / 1_000_000
-    entry.touched = row.touched
-    entry.progress = float(record.get("progress") or 0)
-    entry.error = record.get("error")
-    entry.interrupted = bool(record.get("interrupted"))
-    entry.callback_info = record.get("callback_info")
-    entry.cancellable = record.get("cancellable", True) is not False
-    entry.pausable = bool(record.get("pausable"))
-    entry.priority = int(record.get("priority") or 0)
-    entry.output, entry.output_inline = row.output, row.output_inline
-    if entry.status.finished:
-        entry.final = row.record
-    return entry
 
 
 def _wake(fut: asyncio.Future) -> None:

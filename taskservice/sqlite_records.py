@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .records import RecordStore, Row
+from .records import MEMORY, RecordStore, Row
 
 if TYPE_CHECKING:
     from .entry import Entry
@@ -197,3 +197,10 @@ class SqliteRecords(RecordStore):
         except sqlite3.Error:
             pass
         self._db.close()
+
+
+def open_store(location: str | Path) -> RecordStore:
+    """The store `SERVICE_STATE_DB` names: `:memory:` (nothing kept past the process) or an SQLite file."""
+    if str(location) == MEMORY:
+        return RecordStore()
+    return SqliteRecords(Path(location))

@@ -338,8 +338,14 @@ class StageController:
 
     # -- moves
     def move(self, axis: int, *, speed: float, target: float | None = None, distance: float | None = None,
-             cancel: threading.Event, progress: Progress) -> dict[str, Any]:
-        """Move one axis (absolute `target` or relative `distance`) and wait for InPosition."""
+             cancel: threading.Event, progress: Progress, paused: Callable[[], bool] | None = None,
+             wait_resume: Callable[[], bool] | None = None) -> dict[str, Any]:
+        """Move one axis (absolute `target` or relative `distance`) and wait for InPosition.
+
+        With `paused` (and `wait_resume`, which blocks until resumed and says whether a stop came
+        instead): while a pause is asked the axis is stopped and held at rest, then the move goes on
+        toward the same target. The vendor API has no pause; Stop and a new MoveAbsolute are its
+        faithful equivalent."""
         ax = self.axis(axis)
         op = "MoveAbsolute" if target is not None else "MoveRelative"
         err = _name(ax.SetMaxSpeed(float(speed)))
@@ -350,7 +356,7 @@ class StageController:
         err = _name(ax.MoveAbsolute(goal) if target is not None else ax.MoveRelative(float(distance or 0.0)))
         if err != "None":
             raise VendorError(op, err, axis)
-        t0 = time.monotonic()
+        t0 = t_cmd = time.monotonic()
         span = abs(goal - start)
 
         def report(pos: float, message: str, percent: float | None = None) -> dict[str, Any]:
@@ -370,11 +376,23 @@ class StageController:
                                    f"{abs(pos - start):.3f} of {span:.3f}")
                 info["status"] = _name(ax.GetStatus())
                 raise Cancelled(info["message"], info)
+            if paused is not None and wait_resume is not None and paused():
+                ax.Stop()
+                pos = self._wait_axis_rest(ax)
+                report(pos, f"Paused: axis {axis} held at {pos:.3f}, {abs(goal - pos):.3f} from the target")
+                if wait_resume():
+                    continue  # stopped while paused: the cancel branch above reports it
+                err = _name(ax.MoveAbsolute(goal))
+                if err != "None":
+                    raise VendorError("MoveAbsolute", err, axis, "resuming toward the target")
+                t_cmd = time.monotonic()
+                report(ax.GetActualPosition(), "Movement resumed")
+                continue
             moving = ax.IsMoving()
             pos = ax.GetActualPosition()
             if not moving:
                 # a real controller may take a cycle to report Moving after the command
-                if abs(pos - goal) <= 1e-3 or time.monotonic() - t0 > 4 * self.poll + 0.05 or \
+                if abs(pos - goal) <= 1e-3 or time.monotonic() - t_cmd > 4 * self.poll + 0.05 or \
                         _name(ax.GetStatus()) != "InPosition":
                     break
             else:

@@ -366,22 +366,25 @@ def _write_traces(task: Task, name: str, traces: dict[str, Trace], fmt: str, lab
 # ------------------------------------------------------------------------------------ long operations
 def _move(task: Task, **kwargs: Any) -> dict[str, Any]:
     try:
-        return controller().move(cancel=task.cancel_event, progress=_reporter(task), **kwargs)
+        return controller().move(cancel=task.cancel_event, progress=_reporter(task),
+                                 paused=lambda: task.paused, wait_resume=task.wait_while_paused, **kwargs)
     except Cancelled as exc:
         _cancelled(task, exc)
         raise  # unreachable
 
 
-@method(parameters=MoveAbsoluteParams, timeout=600, concurrency=1, resource=_axis_stage)
+@method(parameters=MoveAbsoluteParams, timeout=600, concurrency=1, resource=_axis_stage, pausable=True)
 def execute_MoveAbsolute(request: ExecuteRequest, task: Task) -> dict[str, Any]:
-    """Move one axis to `position` (um or deg) at `speed`; progress: axis, current/target position, percent."""
+    """Move one axis to `position` (um or deg) at `speed`; progress: axis, current/target position, percent.
+    Pausable: a pause stops the axis and holds it; resume goes on toward the same target."""
     p: MoveAbsoluteParams = task.params
     return _move(task, axis=p.axis, target=p.position, speed=p.speed)
 
 
-@method(parameters=MoveRelativeParams, timeout=600, concurrency=1, resource=_axis_stage)
+@method(parameters=MoveRelativeParams, timeout=600, concurrency=1, resource=_axis_stage, pausable=True)
 def execute_MoveRelative(request: ExecuteRequest, task: Task) -> dict[str, Any]:
-    """Move one axis by `distance` (um or deg) at `speed`; on cancel, the record says how far it travelled."""
+    """Move one axis by `distance` (um or deg) at `speed`; on cancel, the record says how far it travelled.
+    Pausable like MoveAbsolute (the target is fixed when the move starts)."""
     p: MoveRelativeParams = task.params
     return _move(task, axis=p.axis, distance=p.distance, speed=p.speed)
 

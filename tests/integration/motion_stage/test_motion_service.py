@@ -107,6 +107,39 @@ def test_cancel_mid_flight_stops_the_axis_and_reports_the_travel(svc):
     print(f"\ntravel at cancellation: {d['travelled']:.2f} um of 100 um (cancelled at 0.3 s)")
 
 
+def test_long_move_pauses_holding_the_axis_and_resumes_to_the_same_target(svc):
+    before = positions(svc)[1]
+    tid = start(svc, "MoveRelative", axis=1, distance=60.0, speed=40.0)
+    wait_until(lambda: svc.get(f"/control/status/{tid}").json()["details"].get("travelled", 0) > 5, timeout=10)
+    r = svc.post(f"/control/pause/{tid}")
+    assert r.status_code == 200 and r.json()["status"] == "paused", r.text
+    rec = wait_until(lambda: (x := svc.get(f"/control/status/{tid}").json())["details"]["message"].startswith("Paused")
+                     and x, timeout=10, what="the axis held")
+    assert rec["status"] == "paused"
+    held = positions(svc)[1]
+    assert 0 < held - before < 60.0
+    state = quick(svc, "GetAxisStatus", axis=1)["axes"][0]
+    assert state["moving"] is False
+    assert positions(svc)[1] == held  # held at rest while paused
+    r = svc.post(f"/control/resume/{tid}")
+    assert r.status_code == 200 and r.json()["status"] == "running", r.text
+    rec = finish(svc, tid)
+    assert rec["status"] == "complete", rec
+    assert positions(svc)[1] - before == pytest.approx(60.0, abs=1e-3)
+    # a pause, then a stop while paused: cancelled, at rest where it was held
+    tid = start(svc, "MoveRelative", axis=1, distance=-60.0, speed=40.0)
+    wait_until(lambda: svc.get(f"/control/status/{tid}").json()["details"].get("travelled", 0) > 5, timeout=10)
+    svc.post(f"/control/pause/{tid}")
+    wait_until(lambda: svc.get(f"/control/status/{tid}").json()["details"]["message"].startswith("Paused"), timeout=10)
+    assert svc.post(f"/control/stop/{tid}").status_code == 200
+    assert finish(svc, tid)["status"] == "cancelled"
+    align = start(svc, "FlatAlignment", stage="right", **FAST_ALIGN)
+    r = svc.post(f"/control/pause/{align}")
+    assert r.status_code == 409 and "not pausable" in r.text, r.text  # only the long moves are pausable
+    svc.post(f"/control/stop/{align}")
+    assert finish(svc, align)["status"] == "cancelled"
+
+
 def test_second_task_on_a_busy_stage_is_409_naming_the_running_task(svc):
     busy = start(svc, "MoveRelative", axis=2, distance=50.0, speed=20.0)
     r = execute(svc, "MoveAbsolute", axis=5, position=0.1, speed=1.0)   # same (left) stage
