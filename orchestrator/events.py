@@ -56,6 +56,7 @@ from sse_starlette.sse import EventSourceResponse
 from orchestrator.auth import current_principal_or_query, ensure_visible
 from orchestrator.blueprint import Graph
 from orchestrator.ids import WORKFLOW_ID_PATTERN
+from orchestrator.routedocs import EVENTS_DOC, EVENTS_EXAMPLE
 from orchestrator.store import Store
 from orchestrator.strictjson import StrictJSONRoute
 from orchestrator.views import num as _num
@@ -233,7 +234,9 @@ def events_router() -> APIRouter:
     error = {"content": {"application/json": {"schema": {"type": "object", "properties": {"detail": {}}}}}}
 
     @router.get("/workflows/{workflow_id}/events", response_class=EventSourceResponse,
-                responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+                **EVENTS_DOC,
+                responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"},
+                                                                   "example": EVENTS_EXAMPLE}},
                                  "description": "the event stream"},
                            401: {**error, "description": "missing or wrong token"},
                            404: {**error, "description": "no such workflow (or not yours)"},
