@@ -2,7 +2,8 @@
 
 Requests are validated by these models. Responses of the read routes are built as plain dicts by
 `views` (big workflows are read on a hot path), so their models document the shape and Schemathesis
-checks that what the routes return matches it; the small answers are validated by them.
+checks that what the routes return matches it; the small answers are validated by them. Nullable
+fields default to None because the OpenAPI document drops nulls from examples.
 """
 
 from __future__ import annotations
@@ -112,14 +113,14 @@ class WorkflowSummary(BaseModel):
     """A workflow as listed: counters from its record, no node read."""
 
     workflow_id: str
-    status: str | None = Field(description=STATUS_WORDS)
-    name: str | None = Field(description="the blueprint's name")
-    user: str | None = Field(description="owner (the submitting key's user)")
-    created_at: str | None = Field(description="ISO 8601, UTC")
-    started_at: str | None
-    finished_at: str | None
-    updated_at: str | None
-    error: str | None = Field(description="why it failed or was cancelled")
+    status: str | None = Field(None, description=STATUS_WORDS)
+    name: str | None = Field(None, description="the blueprint's name")
+    user: str | None = Field(None, description="owner (the submitting key's user)")
+    created_at: str | None = Field(None, description="ISO 8601, UTC")
+    started_at: str | None = None
+    finished_at: str | None = None
+    updated_at: str | None = None
+    error: str | None = Field(None, description="why it failed or was cancelled")
     nodes_done: int = Field(description="nodes that ended (complete, failed or cancelled)")
     nodes_total: int
     progress: float = Field(description="percent, 0-100")
@@ -134,18 +135,18 @@ class WorkflowList(BaseModel):
 
 class FailedNode(BaseModel):
     node: str = Field(description="`container.operation`")
-    error: str | None
+    error: str | None = None
 
 
 class RunningNode(BaseModel):
     node: str
-    task_id: str | None
+    task_id: str | None = None
     progress: float
 
 
 class NodeBrief(BaseModel):
     node: str
-    status: str | None = Field(description=f"{STATUS_WORDS}; null: never started")
+    status: str | None = Field(None, description=f"{STATUS_WORDS}; null: never started")
     progress: float
     attempt: int
 
@@ -157,7 +158,7 @@ class WorkflowStatus(WorkflowSummary):
     model_config = ConfigDict(json_schema_extra={"example": WORKFLOW_EXAMPLE})
 
     nodes_complete: int = Field(description="nodes the workflow counted as done")
-    failed_node: FailedNode | None = Field(description="the node whose failure ended the workflow")
+    failed_node: FailedNode | None = Field(None, description="the node whose failure ended the workflow")
     skipped_nodes: list[str] = Field(description="shared-folder containers (bridged, not run)")
     running_nodes: list[RunningNode] | None = Field(None, description="nodes running or stopping now")
     nodes: list[NodeBrief] | None = Field(None, description="every node in blueprint order")
@@ -176,22 +177,22 @@ class TaskView(BaseModel):
     container: str
     operation: str
     node_type: str
-    service: str | None = Field(description="base URL of the container's service")
+    service: str | None = Field(None, description="base URL of the container's service")
     status: str = Field(description=STATUS_WORDS)
     progress: float = Field(description="percent, 0-100, as the service reports it")
-    details: Any = Field(description="the service's latest progress details")
+    details: Any = Field(None, description="the service's latest progress details")
     attempt: int
     attempts: int
     retries: int = Field(description="attempts retried after a failure")
-    last_error: str | None = Field(description="the error of the latest failed attempt")
+    last_error: str | None = Field(None, description="the error of the latest failed attempt")
     upstream: list[str] = Field(description="the nodes feeding this one")
-    user: str | None
-    output: Any = Field(description="the service's result: data references (inline data or links)")
-    error: str | None
-    created_at: str | None
-    started_at: str | None
-    finished_at: str | None
-    updated_at: str | None
+    user: str | None = None
+    output: Any = Field(None, description="the service's result: data references (inline data or links)")
+    error: str | None = None
+    created_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    updated_at: str | None = None
     inputs: Any = Field(None, description="the data references the node received")
     inputs_from: list[str] | None = Field(None, description="in a page of tasks, a non-root node names its "
                                           "parents here instead of repeating their outputs as `inputs`")
@@ -202,7 +203,7 @@ class TaskPage(BaseModel):
     total: int = Field(description="nodes matching `status` (all nodes without it)")
     offset: int
     limit: int
-    next_offset: int | None = Field(description="the `offset` of the next page; null on the last")
+    next_offset: int | None = Field(None, description="the `offset` of the next page; null on the last")
     tasks: list[TaskView]
 
 
