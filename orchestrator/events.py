@@ -56,7 +56,7 @@ from sse_starlette.sse import EventSourceResponse
 from orchestrator.auth import current_principal_or_query, ensure_visible
 from orchestrator.blueprint import Graph
 from orchestrator.ids import WORKFLOW_ID_PATTERN
-from orchestrator.routedocs import EVENTS_DOC, EVENTS_EXAMPLE
+from orchestrator.routedocs import EVENT_SCHEMA, EVENTS_DOC, EVENTS_EXAMPLE
 from orchestrator.store import Store
 from orchestrator.strictjson import StrictJSONRoute
 from orchestrator.views import num as _num
@@ -235,7 +235,7 @@ def events_router() -> APIRouter:
 
     @router.get("/workflows/{workflow_id}/events", response_class=EventSourceResponse,
                 **EVENTS_DOC,
-                responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"},
+                responses={200: {"content": {"text/event-stream": {"schema": EVENT_SCHEMA,
                                                                    "example": EVENTS_EXAMPLE}},
                                  "description": "the event stream"},
                            401: {**error, "description": "missing or wrong token"},

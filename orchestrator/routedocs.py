@@ -176,3 +176,13 @@ EVENTS_EXAMPLE = ('event: snapshot\ndata: {"workflow": {"workflow_id": "wf-3f2a9
                   '"status": "running", "progress": 0.0, "attempt": 1, "seq": 8, ...}\n\n'
                   'event: end\ndata: {"workflow_id": "wf-3f2a9c1d0b7e", "status": "complete", '
                   '"progress": 100.0, ...}\n\n')
+EVENT_NAMES = ("snapshot", "node", "progress", "workflow", "end", "error")
+EVENT_SCHEMA: dict[str, Any] = {  # one event of the stream; its `data` is a JSON object
+    "type": "object", "required": ["event", "data"],
+    "properties": {
+        "event": {"type": "string", "enum": list(EVENT_NAMES)},
+        "data": {"type": "string", "contentMediaType": "application/json",
+                 "contentSchema": {"type": "object"}},
+        "id": {"type": "string"}, "retry": {"type": "integer"},
+    },
+}
