@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 DEB_PACKAGES := redis-server wrk mono-devel chromium chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo demo-lab demo-service test bench system venv clean
+.PHONY: demo demo-lab demo-service test bench system venv dist clean
 
 system:
 	@missing=""; for p in $(DEB_PACKAGES) python3-venv; do \
@@ -44,8 +44,16 @@ demo-lab: system venv
 demo-service: system venv
 	$(PY) scripts/demo_service.py
 
+# The template's core as a wheel of its own (runtime dependencies only), for services outside this repository:
+#   pip install --find-links <this repo>/dist -r requirements.txt   (in a copy of templates/concurrent)
+dist: venv
+	rm -rf packages/taskservice/build packages/taskservice/*.egg-info
+	$(PY) -m pip wheel -q --no-deps --no-build-isolation -w dist packages/taskservice
+	rm -rf packages/taskservice/build packages/taskservice/*.egg-info
+	@ls dist/taskservice-*.whl
+
 bench: system venv
 	$(PY) bench/service.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

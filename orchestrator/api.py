@@ -32,6 +32,9 @@ from orchestrator.egress import services_policy
 from orchestrator.graphs import GraphCache
 from orchestrator.ids import TASK_REF_PATTERN, USER_PATTERN, WORKFLOW_ID_PATTERN
 from orchestrator.jobs import Jobs
+from orchestrator.observe import api_event
+from orchestrator.ops import install as install_ops
+from orchestrator.readiness import workflow_warnings
 from orchestrator.limits import BodyLimit
 from orchestrator.routedocs import APP_DESCRIPTION, ROUTES
 from orchestrator.runner import stop_node_task
@@ -168,6 +171,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if roots is None:
             raise HTTPException(409, f"workflow_id {wid!r} already exists")
         jobs.enqueue(wid, roots)
+        api_event(store.r, settings.prefix, "submitted", wid, who.user, nodes=len(graph.vertices))
         return SubmitResponse(workflow_id=wid, status=TaskStatus.PENDING, user=who.user)
 
     @app.get("/workflows", dependencies=auth, **ROUTES["list"])
@@ -196,7 +200,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/workflows/{workflow_id}", dependencies=auth, **ROUTES["status"])
     def get_workflow(workflow_id: WorkflowId, store: StoreDep, graphs: GraphsDep, who: PrincipalDep,
-                     nodes: Annotated[bool, Query(description="include the per-node list")] = True
+                     request: Request, nodes: Annotated[bool, Query(description="include the per-node list")] = True
                      ) -> Response:
         """The workflow; `?nodes=false` leaves out the per-node list (cheap for big workflows)."""
         wf, graph = _visible(graphs, who, workflow_id)
@@ -206,8 +210,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return _json(workflow_view(wf, graph, None, err))
         pipe = store.r.pipeline(transaction=False)
         for i in range(len(graph.vertices)):  # the small fields only: never the payloads
-            pipe.hmget(store.node_key(workflow_id, i), *BRIEF_FIELDS)
-        return _json(workflow_view(wf, graph, [dict(zip(BRIEF_FIELDS, row)) for row in pipe.execute()]))
+            pipe.hmget(store.node_key(workflow_id, i), *BRIEF_FIELDS, "scheduled")
+        rows = [dict(zip((*BRIEF_FIELDS, "scheduled"), row)) for row in pipe.execute()]
+        view = workflow_view(wf, graph, [{k: r[k] for k in BRIEF_FIELDS} for r in rows])
+        view["warnings"] = workflow_warnings(store.r, request.app.state.workers, settings, wf, rows,
+                                             store.dedicated_key(workflow_id))
+        return _json(view)
 
     @app.get("/workflows/{workflow_id}/tasks", dependencies=auth, **ROUTES["tasks"])
     def list_tasks(workflow_id: WorkflowId, store: StoreDep, graphs: GraphsDep, who: PrincipalDep,
@@ -288,6 +296,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if code == 0:
             raise HTTPException(409, f"workflow {workflow_id!r} is already {status}")
         await _stop_all(store, control, workflow_id, to_stop)
+        api_event(store.r, settings.prefix, "cancelled", workflow_id, who.user, nodes_stopped=len(to_stop))
         return {"workflow_id": workflow_id, "status": status}
 
     @app.post("/workflows/{workflow_id}/retry", dependencies=auth, **ROUTES["retry"])
@@ -303,6 +312,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(409, f"workflow {workflow_id!r}: {why}")
         store.forget_spec(workflow_id)
         jobs.enqueue(workflow_id, to_start)
+        api_event(store.r, settings.prefix, "retried", workflow_id, who.user, nodes_restarted=len(to_start))
         return {"workflow_id": workflow_id, "status": status}
 
     @app.delete("/workflows/{workflow_id}", dependencies=auth, **ROUTES["delete"])
@@ -314,8 +324,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(404, f"workflow {workflow_id!r} not found")
         await _stop_all(store, control, workflow_id, to_stop)
         store.delete(workflow_id)
+        api_event(store.r, settings.prefix, "deleted", workflow_id, who.user)
         return {"workflow_id": workflow_id, "status": "deleted"}
 
     app.include_router(events_router())
     install_ui(app)
+    install_ops(app, auth)  # /workers, /ready, /metrics
     return app

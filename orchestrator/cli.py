@@ -48,7 +48,7 @@ from orchestrator.client import LiveWorkflow, OrchestratorClient, OrchestratorEr
 from taskservice.version import version_text
 
 STYLE = {"pending": "dim", "running": "cyan", "stopping": "yellow", "complete": "green", "failed": "red",
-         "cancelled": "magenta"}
+         "cancelled": "magenta", "paused": "bright_yellow"}
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -95,8 +95,13 @@ class Watcher:
 
     def run(self, progress: Progress) -> LiveWorkflow:
         live = LiveWorkflow(self.wid)
+        warned: list[str] = []
         for ev in self.client.events(self.wid):
             live.apply(ev)
+            if live.warnings != warned:
+                warned = list(live.warnings)
+                for text in warned:
+                    progress.console.print(f"[yellow]warning:[/] {text}", markup=True, highlight=False)
             if ev.event == "snapshot":
                 self.console.print(f"workflow [bold]{self.wid}[/] ({live.name or '-'}) {_styled(live.status)}")
                 width = max((len(n.node) for n in live.nodes), default=10)
@@ -174,6 +179,8 @@ def _table_workflow(console: Console, client: OrchestratorClient, wid: str) -> N
             console.print(f"  {key}: {getattr(wf, key)}")
     if wf.error:
         console.print(f"  [red]error:[/] {wf.error}")
+    for text in wf.warnings:
+        console.print(f"  [yellow]warning:[/] {text}", highlight=False)
     table = _table("node", "status", "progress", "attempt")
     for n in wf.nodes:
         table.add_row(n.node, _styled(n.status), f"{n.progress:g}%", str(n.attempt))
@@ -241,6 +248,15 @@ def _table_list(console: Console, client: OrchestratorClient, status: str | None
     console.print(table)
 
 
+def _table_workers(console: Console, workers: list[dict[str, Any]]) -> None:
+    table = _table("worker", "host", "pid", "queues", "started", "last heartbeat", "driving", "done")
+    for w in workers:
+        driving = ", ".join(f"{n['workflow_id']}#{n['index']}" for n in w["nodes"]) or "-"
+        table.add_row(w["id"], w["host"] or "", str(w["pid"]), ", ".join(w["queues"]), (w["started_at"] or "")[:19],
+                      (w["last_heartbeat"] or "")[:19], driving, str(w["nodes_done"]))
+    console.print(table if workers else "no live worker")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="orchestrator", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -292,6 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("watch", help="live progress of a workflow until it ends")
     p.add_argument("workflow_id")
     watch_flags(p)
+    p = sub.add_parser("workers", help="live workers: host, pid, queues, heartbeat, nodes driven now and done")
+    p.add_argument("--json", action="store_true", help="print the API's JSON")
     return parser
 
 
@@ -328,6 +346,9 @@ def main(argv: list[str] | None = None) -> int:
                 _print_json([w.model_dump() for w in client.list(status=args.status, limit=args.limit)])
             else:
                 _table_list(out, client, args.status, args.limit)
+        elif cmd == "workers":
+            workers = client.workers()
+            _print_json(workers) if args.json else _table_workers(out, workers)
         elif cmd in ("cancel", "retry", "delete"):
             res = getattr(client, cmd)(args.workflow_id)
             print(f"{res['workflow_id']} {res['status']}", flush=True)

@@ -83,6 +83,7 @@ class Workflow(WorkflowSummary):
     failed_node: dict[str, Any] | None = None
     nodes: list[NodeBrief] = []
     skipped_nodes: list[str] = []
+    warnings: list[str] = []
 
 
 class Task(_Model):
@@ -152,14 +153,15 @@ class LiveWorkflow:
     nodes: list[NodeState] = field(default_factory=list)
     ended: bool = False
     last: Event | None = None
+    warnings: list[str] = field(default_factory=list)  # e.g. no live worker to take the ready nodes
 
     @property
     def progress(self) -> float:
-        """Percent of the workflow done: finished nodes plus running nodes' progress."""
+        """Percent of the workflow done, as the API says it: complete nodes plus running nodes' progress."""
         if not self.nodes:
             return 100.0 if self.status == "complete" else 0.0
-        done = sum(1 for n in self.nodes if n.status in FINAL)
-        running = sum(n.progress for n in self.nodes if n.status in ("running", "stopping"))
+        done = sum(1 for n in self.nodes if n.status == "complete")
+        running = sum(n.progress for n in self.nodes if n.status in ("running", "stopping", "paused"))
         return round(100.0 * (done + running / 100.0) / len(self.nodes), 2)
 
     def apply(self, ev: Event) -> None:
@@ -168,6 +170,7 @@ class LiveWorkflow:
         if ev.event == "snapshot":
             wf = d["workflow"]
             self.status, self.name, self.error = wf.get("status") or "pending", wf.get("name"), wf.get("error")
+            self.warnings = list(wf.get("warnings") or [])
             self.nodes = [NodeState(index=t["index"], node=t["node"], status=t.get("status") or "pending",
                                     progress=float(t.get("progress") or 0), attempt=int(t.get("attempt") or 1),
                                     task_id=t.get("task_id"), error=t.get("error"),
@@ -186,6 +189,8 @@ class LiveWorkflow:
         elif ev.event in ("workflow", "end"):
             self.status = d.get("status") or self.status
             self.error = d.get("error")
+            if "warnings" in d:
+                self.warnings = list(d.get("warnings") or [])
             if ev.event == "end":
                 self.ended = True
 
@@ -262,6 +267,10 @@ class OrchestratorClient:
 
     def health(self) -> dict[str, Any]:
         return self._call("GET", "/health")
+
+    def workers(self) -> list[dict[str, Any]]:
+        """Live workers: id, host, pid, queues, started_at, last_heartbeat, nodes (driven now), nodes_done."""
+        return self._call("GET", "/workers")["workers"]
 
     # steering --------------------------------------------------------------------
     def cancel(self, workflow_id: str) -> dict[str, Any]:

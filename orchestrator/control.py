@@ -25,7 +25,7 @@ _DONE = {"complete": TaskStatus.COMPLETE, "completed": TaskStatus.COMPLETE, "suc
          "success": TaskStatus.COMPLETE, "done": TaskStatus.COMPLETE,
          "failed": TaskStatus.FAILED, "error": TaskStatus.FAILED,
          "cancelled": TaskStatus.CANCELLED, "canceled": TaskStatus.CANCELLED,
-         "stopping": TaskStatus.STOPPING}
+         "stopping": TaskStatus.STOPPING, "paused": TaskStatus.PAUSED}
 
 
 def normalize_status(value: Any) -> TaskStatus:

@@ -39,9 +39,10 @@ follow only its own workflows (another's answers 404).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -56,18 +57,20 @@ from sse_starlette.sse import EventSourceResponse
 from orchestrator.auth import current_principal_or_query, ensure_visible
 from orchestrator.blueprint import Graph
 from orchestrator.ids import WORKFLOW_ID_PATTERN
+from orchestrator.readiness import stalled_warnings
 from orchestrator.routedocs import EVENT_SCHEMA, EVENTS_DOC, EVENTS_EXAMPLE
 from orchestrator.store import Store
 from orchestrator.strictjson import StrictJSONRoute
 from orchestrator.views import num as _num
 from orchestrator.views import summary_view as _summary
-from orchestrator.views import task_view, workflow_view
+from orchestrator.views import progress_of, task_view, workflow_view
 from taskservice.apikeys import Principal
 
 THROTTLE = 0.25      # seconds between two progress events of one node
+WARNING_CHECK = 2.0  # seconds between two no-worker checks of a stalled workflow
 END_GRACE = 30.0     # after a terminal workflow state, wait this long at most for stopping nodes
 FINAL = ("complete", "failed", "cancelled")
-ACTIVE = ("running", "stopping")
+ACTIVE = ("running", "stopping", "paused")
 STATIC = Path(__file__).resolve().parent / "static"
 NODE_FIELDS = ("status", "progress", "attempt", "task_id", "error", "started_at", "finished_at", "updated_at",
                "retries", "details")
@@ -100,6 +103,8 @@ class WorkflowStream:
         self.wf: dict[str, Any] = {}
         self.graph: Graph | None = None
         self.nodes: list[dict[str, Any]] = []
+        self.warnings: list[str] = []
+        self.check_warnings: Callable[[], Awaitable[list[str]]] | None = None  # set by the route
 
     async def open(self) -> dict[str, Any]:
         """Subscribe, then read the snapshot; 404 if the workflow does not exist."""
@@ -133,7 +138,9 @@ class WorkflowStream:
         vertices = [{"index": v.index, "node": v.name, "container": v.container, "operation": v.operation,
                      "node_type": v.node_type, "service": v.endpoint.base_url if v.endpoint else None,
                      "parents": v.parents, "children": v.children} for v in g.vertices]
-        return {"workflow": workflow_view(wf, g, nodes),
+        if self.check_warnings is not None:
+            self.warnings = await self.check_warnings()
+        return {"workflow": {**workflow_view(wf, g, nodes), "warnings": self.warnings},
                 "graph": {"name": g.name, "vertices": vertices, "skipped": g.skipped},
                 "nodes": [task_view(self.wid, wf, g, i, nd, inputs=False) for i, nd in enumerate(nodes)],
                 "seq": self.seq}
@@ -149,12 +156,16 @@ class WorkflowStream:
         assert self.graph is not None
         view = _summary(self.wf)
         total = len(self.graph.vertices)
-        done = sum(1 for n in self.nodes if n.get("status") in FINAL)
-        running = sum(_num(n.get("progress")) for n in self.nodes if n.get("status") in ACTIVE)
+        done, progress = progress_of(self.nodes, total)
         view.update(name=self.graph.name, nodes_done=done, nodes_total=total,
-                    nodes_complete=int(self.wf.get("done") or 0),
-                    progress=round(100.0 * (done + running / 100.0) / (total or 1), 2))
+                    nodes_complete=int(self.wf.get("done") or 0), progress=progress,
+                    warnings=self.warnings)
         return view
+
+    def stalled(self) -> bool:
+        """Live, yet no node at work: the moment a missing worker would show."""
+        return self.wf.get("status") in ("pending", "running") and not any(
+            n.get("status") in ACTIVE for n in self.nodes)
 
     def ended(self) -> bool:
         return self.wf.get("status") in FINAL and not any(n.get("status") in ACTIVE for n in self.nodes)
@@ -172,8 +183,18 @@ class WorkflowStream:
         pending: dict[int, dict[str, Any]] = {}   # coalesced progress, per node
         flushed: dict[int, float] = {}            # when each node's last progress event went out
         end_by: float | None = None
+        warned_at = time.monotonic()
         while True:
             now = time.monotonic()
+            if self.check_warnings is not None and now - warned_at >= WARNING_CHECK and self.stalled():
+                warned_at = now  # no node at work: is it because no worker runs? (say so once it changes)
+                warnings = await self.check_warnings()
+                if warnings != self.warnings:
+                    self.warnings = warnings
+                    yield _sse("workflow", self.summary())
+            elif self.warnings and not self.stalled():
+                self.warnings = []
+                yield _sse("workflow", self.summary())
             timeout = 1.0
             if pending:
                 timeout = max(0.0, min(flushed.get(i, 0.0) + THROTTLE for i in pending) - now)
@@ -248,6 +269,9 @@ def events_router() -> APIRouter:
         """Server-Sent Events: `snapshot` first, then `node`, `progress` and `workflow` changes in
         order, then `end` when the workflow has ended. Auth: bearer header or `?api_key=`."""
         stream = WorkflowStream(request.app.state.aredis, request.app.state.store, workflow_id, who)
+        state = request.app.state
+        stream.check_warnings = lambda: asyncio.to_thread(stalled_warnings, state.store, state.workers, state.settings,
+                                                          workflow_id)
         try:
             snapshot = await stream.open()
         except BaseException:

@@ -57,6 +57,7 @@ WORKFLOW_EXAMPLE: dict[str, Any] = {
               {"node": "left.LongProcess", "status": "running", "progress": 40.0, "attempt": 1},
               {"node": "right.LongProcess", "status": "running", "progress": 35.0, "attempt": 1},
               {"node": "sink.LongProcess", "status": None, "progress": 0.0, "attempt": 1}],
+    "warnings": [],
 }
 TASK_EXAMPLE: dict[str, Any] = {
     "task_id": "wf-3f2a9c1d0b7e.5d1c07aa.0.source.LongProcess.a1", "workflow_id": "wf-3f2a9c1d0b7e",

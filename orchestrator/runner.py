@@ -41,6 +41,7 @@ from orchestrator import stops
 from orchestrator.connections import describe, is_outage, redis_client
 from orchestrator.control import ControlClient, Reply, normalize_status
 from orchestrator.jobs import Jobs
+from orchestrator.observe import NodeObserver
 from orchestrator.settings import Settings
 from orchestrator.store import ACTIVE_NODE, Claim, LeaseLost, Store, now_iso, task_id_for
 from taskservice.models import TaskStatus
@@ -106,6 +107,20 @@ class Node:
         self.started_ts = claim.started_ts
         self.stop_sent = claim.stop_sent
         self.token = claim.token  # fences every write of ours to this node
+        self.paused_since: float | None = None  # the service reports the task paused since then
+        self.paused_total = 0.0  # seconds paused so far: they do not count against the timeout
+
+    def pause_changed(self, paused: bool) -> bool:
+        """Note whether the service reports the task paused; True when that changed."""
+        if paused == (self.paused_since is not None):
+            return False
+        now = time.time()
+        if paused:
+            self.paused_since = now
+        else:
+            self.paused_total += now - (self.paused_since or now)
+            self.paused_since = None
+        return True
 
     def next_attempt(self, attempt: int) -> None:
         v = self.vertex
@@ -134,6 +149,7 @@ class Runner:
         self.on_workflow_end: Callable[[], None] | None = None
         self._stop: asyncio.Event | None = None
         self.control: ControlClient | None = None
+        self.observer = NodeObserver(self.store.r, settings.prefix, self.worker_id, settings.worker_ttl)
         self._execute_slots: asyncio.Semaphore | None = None
 
     # lifecycle ------------------------------------------------------------------
@@ -228,11 +244,12 @@ class Runner:
 
     # background duties ---------------------------------------------------------------
     def _heartbeat(self) -> None:
+        self.observer.beat(list(self.tasks))
         lost = self.store.heartbeat(self.worker_id, list(self.tasks), self.settings.lease_ttl)
         for m in lost:
             t = self.tasks.get(m)
             if t is not None:
-                log.warning("lease %s taken over by another worker (%s); letting go", m, self.store.lease_owner(*m.rsplit("|", 1)))
+                self.observer.lease_lost(m, self.store.lease_owner(*m.rsplit("|", 1)))
                 t.cancel()
         if self.only:
             self._refresh_dedicated()
@@ -252,7 +269,7 @@ class Runner:
                 continue
             claim = self.store.claim(wid, int(idx), self.worker_id, self.settings.lease_ttl)
             if claim is not None:
-                log.info("taking over %s (lease expired)", member)
+                self.observer.taken_over(member)
                 self._spawn(claim)
 
     def _maintain(self) -> None:
@@ -315,6 +332,7 @@ class Runner:
             return
         run, spec_d, api_key = spec
         node = Node(claim, run, spec_d, api_key, self.settings)
+        self.observer.claimed(node)
         try:
             try:
                 if claim.status == "stopping" or claim.workflow_status not in ("pending", "running"):
@@ -354,7 +372,9 @@ class Runner:
         if lasted >= tolerance:
             raise NodeFailed(f"service outage: {node.base} unavailable for {lasted:.1f} s "
                              f"(outage tolerance {tolerance:g} s): {what}", stop=True)
-        await asyncio.sleep(min(self._backoff(node.outage_tries), max(tolerance - lasted, 0.01)))
+        delay = min(self._backoff(node.outage_tries), max(tolerance - lasted, 0.01))
+        self.observer.retried(node, what, node.retries, delay)
+        await asyncio.sleep(delay)
 
     @staticmethod
     def _contact(node: Node) -> None:
@@ -398,6 +418,7 @@ class Runner:
                 await self._outage(node, f"execute: {reply.detail()}")
                 continue
             if reply.status_code in (200, 201, 202) and not reply.invalid:
+                self.observer.executed(node, reply.status_code, reply.body.get("status"))
                 return reply
             raise NodeFailed(f"execute rejected: {reply.detail()}")
 
@@ -457,7 +478,7 @@ class Runner:
 
     async def _mark_running(self, node: Node) -> bool:
         fields = self._start_fields(node)
-        prev = self.store.patch(node.wid, node.index, fields, allowed=("pending", "running"),
+        prev = self.store.patch(node.wid, node.index, fields, allowed=("pending", "running", "paused"),
                                 new_status="running", token=node.token)
         if prev is None:
             # cancelled (or deleted) while we were sending execute: stop what we started
@@ -485,8 +506,9 @@ class Runner:
             if nst == "stopping" and not node.stop_sent:
                 await self._send_stop(node)
             wait = self.settings.poll_wait
-            if node.timeout:
-                remaining = node.started_ts + float(node.timeout) - time.time()  # type: ignore[operator]
+            if node.timeout and node.paused_since is None:  # a paused task's clock stands still
+                remaining = (node.started_ts + node.paused_total  # type: ignore[operator]
+                             + float(node.timeout) - time.time())
                 if remaining <= 0:
                     await self._send_stop(node)
                     raise NodeFailed(f"timed out after {float(node.timeout):g} s")
@@ -530,8 +552,15 @@ class Runner:
                     fields["progress"] = body.get("progress")
                 if body.get("details"):
                     fields["details"] = json.dumps(body.get("details"), separators=(",", ":"))
+                if node.pause_changed(st is TaskStatus.PAUSED):
+                    # shown as `paused`; the lease is kept (the heartbeat renews it whatever the status)
+                    new = "running" if node.paused_since is None else "paused"
+                    if self.store.patch(node.wid, node.index, fields, allowed=("running", "paused"),
+                                        new_status=new, token=node.token) is not None:
+                        known = new
+                        continue
                 # the status before the patch is the next pass's status (None: not running/stopping, so read it)
-                known = self.store.patch(node.wid, node.index, fields, allowed=("running", "stopping"),
+                known = self.store.patch(node.wid, node.index, fields, allowed=("running", "stopping", "paused"),
                                          token=node.token)
             elif wait > 0.2 and elapsed < min(wait / 2, 0.5):
                 await asyncio.sleep(delay)  # the service ignores ?wait: poll with backoff
@@ -564,6 +593,7 @@ class Runner:
             if status is TaskStatus.COMPLETE:
                 await self._start_queued_children(node)
             return
+        self.observer.ended(node, status.value, fields.get("error"))
         if res.to_start:
             # The first ready child continues here at once, claimed by the finish script itself
             # (no queue, no extra round trip); the others go through RQ so every worker shares a fan-out.
@@ -589,6 +619,7 @@ class Runner:
         assert self.control is not None
         await stops.send_stop(self.store, self.control, self.settings, node.wid, node.index, node.task_id,
                               node.base, node.api_key, token=node.token)
+        self.observer.stop_sent(node)
         node.stop_sent = True
 
     async def stop_node(self, wid: str, index: int) -> None:

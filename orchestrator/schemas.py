@@ -162,6 +162,9 @@ class WorkflowStatus(WorkflowSummary):
     skipped_nodes: list[str] = Field(description="shared-folder containers (bridged, not run)")
     running_nodes: list[RunningNode] | None = Field(None, description="nodes running or stopping now")
     nodes: list[NodeBrief] | None = Field(None, description="every node in blueprint order")
+    warnings: list[str] | None = Field(None, description="why the workflow may not progress, e.g. its ready "
+                                       "nodes have waited ORCHESTRATOR_NO_WORKER_WARNING seconds with no live "
+                                       "worker")
 
 
 class TaskView(BaseModel):

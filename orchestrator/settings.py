@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     max_finished: int = 200_000          # ... and at most this many (oldest dropped first)
     retention_max_mb: float = 1024.0     # ... and at most this many MB of finished history (oldest first)
     maintenance_interval: float = 10.0
+
+    log_level: str = "info"              # the worker's and the API's structured log level
+    log_format: str = Field("console", pattern="^(console|json)$")  # or one JSON object per line
+    no_worker_warning: float = 10.0      # ready nodes waiting this long with no live worker: a warning
+    worker_ttl: float = 10.0             # a worker without a heartbeat for this long is gone
     stop_retry_interval: float = 2.0     # pending stops (service unreachable when given up) are retried this often
 
     @field_validator("max_retries")

@@ -78,7 +78,7 @@ import redis
 
 from taskservice.models import TaskStatus
 
-ACTIVE_NODE = ("pending", "running", "stopping")
+ACTIVE_NODE = ("pending", "running", "stopping", "paused")
 
 
 def now_iso() -> str:
@@ -90,7 +90,9 @@ local P = ARGV[1]
 local function wfkey(wid) return P .. ':wf:' .. wid end
 local function nkey(wid, i) return P .. ':wf:' .. wid .. ':n:' .. i end
 local function is_final(s) return s == 'complete' or s == 'failed' or s == 'cancelled' end
-local function is_active(s, sched) return s == 'running' or s == 'stopping' or (s == 'pending' and sched == '1') end
+local function is_active(s, sched)
+  return s == 'running' or s == 'stopping' or s == 'paused' or (s == 'pending' and sched == '1')
+end
 local COUNTER = {complete = 'done', failed = 'failed', cancelled = 'cancelled'}
 local function set_wf_status(wid, new)
   local k = wfkey(wid)
@@ -194,7 +196,7 @@ local function stop_live_nodes(wid, total, now_iso, to_stop)
       redis.call('HSET', jk, 'finished_at', now_iso, 'updated_at', now_iso)
       drop_lease(wid, j)
       pub_node(wid, j)
-    elseif sj == 'running' then
+    elseif sj == 'running' or sj == 'paused' then
       set_node(wid, j, 'stopping')
       redis.call('HSET', jk, 'updated_at', now_iso)
       to_stop[#to_stop + 1] = tostring(j)
@@ -253,7 +255,8 @@ local function count_ids(s) local n = 0; for _ in string.gmatch(s, '%d+') do n =
 """
 
 _SUBMIT = _LUA_COMMON + r"""
--- ARGV: P, wid, now_ts, now_iso, lease_until, nfields, k1, v1, ..., then per node: parents, children
+-- ARGV: P, wid, now_ts, now_iso, lease_until, nfields, k1, v1, ..., then one JSON array of
+-- [parents, children] pairs (comma lists), one per node (one argument: cheap to send at 10,000 nodes)
 local wid, now_ts, now_iso, lease_until = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local k = wfkey(wid)
 if redis.call('EXISTS', k) == 1 then return false end
@@ -263,19 +266,21 @@ for f = 1, nf do
   redis.call('HSET', k, ARGV[pos], ARGV[pos + 1])
   pos = pos + 2
 end
+local edges = cjson.decode(ARGV[pos])
 local total = tonumber(redis.call('HGET', k, 'total'))
-for i = 0, total - 1 do
-  redis.call('HSET', nkey(wid, i), 'status', 'pending', 'scheduled', '0', 'attempt', '1', 'progress', '0',
-             'retries', '0', 'parents', ARGV[pos], 'children', ARGV[pos + 1], 'remaining', count_ids(ARGV[pos]),
-             'token', '0', 'created_at', now_iso, 'updated_at', now_iso)
-  pos = pos + 2
-end
 redis.call('HSET', k, 'done', '0', 'active', '0', 'failed', '0', 'cancelled', '0', 'created_ts', now_ts,
            'created_at', now_iso, 'updated_at', now_iso)
 redis.call('ZADD', P .. ':index', now_ts, wid)
 set_wf_status(wid, 'pending')
 local out = {}
-for i = 0, total - 1 do schedule(wid, i, lease_until, out) end
+for i = 0, total - 1 do
+  local e = edges[i + 1]
+  local left = count_ids(e[1])
+  redis.call('HSET', nkey(wid, i), 'status', 'pending', 'scheduled', '0', 'attempt', '1', 'progress', '0',
+             'retries', '0', 'parents', e[1], 'children', e[2], 'remaining', left, 'token', '0',
+             'created_at', now_iso, 'updated_at', now_iso)
+  if left == 0 then schedule(wid, i, lease_until, out) end
+end
 return out
 """
 
@@ -307,7 +312,7 @@ local k = nkey(wid, i)
 local f = redis.call('HMGET', k, 'status', 'token')
 if not f[1] then return {0, ''} end
 if stale(f[2], ARGV[4]) then return {-2} end
-if f[1] ~= 'running' and f[1] ~= 'pending' then return {0, f[1]} end
+if f[1] ~= 'running' and f[1] ~= 'pending' and f[1] ~= 'paused' then return {0, f[1]} end
 local attempt = redis.call('HINCRBY', k, 'attempt', 1)
 redis.call('HDEL', k, 'task_id', 'stop_sent', 'details')
 redis.call('HSET', k, 'progress', '0', 'last_error', ARGV[6], 'updated_at', now_iso)
@@ -637,17 +642,13 @@ class Store:
             fields["user"] = user
         created = time.time()
         argv: list[Any] = [self.p, wid, repr(created), now_iso(), repr(lease_until), 0]
-        size = len(raw_spec) + WORKFLOW_OVERHEAD_BYTES + NODE_OVERHEAD_BYTES * total
-        for ps, cs in zip(parents, children):
-            p, c = ",".join(map(str, ps)), ",".join(map(str, cs))
-            size += len(p) + len(c)
-            argv += [p, c]
-        fields["bytes"] = str(size)
-        head: list[Any] = []
-        for k, v in fields.items():
-            head += [k, v]
+        edges = [[",".join(map(str, ps)), ",".join(map(str, cs))] for ps, cs in zip(parents, children)]
+        raw_edges = json.dumps(edges, separators=(",", ":"))
+        fields["bytes"] = str(len(raw_spec) + len(raw_edges) + WORKFLOW_OVERHEAD_BYTES + NODE_OVERHEAD_BYTES * total)
         argv[5] = len(fields)
-        argv[6:6] = head
+        for k, v in fields.items():
+            argv += [k, v]
+        argv.append(raw_edges)
         res = self._submit(args=argv)
         if res is None:
             return None

@@ -13,8 +13,7 @@ from typing import Any
 from orchestrator.blueprint import Graph
 from orchestrator.store import task_id_for
 
-FINAL = ("complete", "failed", "cancelled")
-ACTIVE = ("running", "stopping")
+ACTIVE = ("running", "stopping", "paused")
 
 
 def parse_json(raw: str | None, default: Any = None) -> Any:
@@ -63,6 +62,15 @@ def task_view(wid: str, wf: dict[str, Any], graph: Graph, i: int, n: dict[str, A
     return view
 
 
+def progress_of(nodes: list[dict[str, Any]], total: int) -> tuple[int, float]:
+    """(complete nodes, percent): what every view calls progress. Complete nodes count whole, running ones
+    by their own progress; failed, cancelled and never-started nodes count nothing, so a failed or
+    cancelled workflow is never 100%."""
+    complete = sum(1 for n in nodes if n.get("status") == "complete")
+    running = sum(num(n.get("progress")) for n in nodes if n.get("status") in ACTIVE)
+    return complete, round(100.0 * (complete + running / 100.0) / (total or 1), 2)
+
+
 def summary_view(wf: dict[str, Any]) -> dict[str, Any]:
     """A workflow as listed (`GET /workflows`): counters from its hash, no node reads."""
     total = int(num(wf.get("total")))
@@ -88,10 +96,9 @@ def workflow_view(wf: dict[str, Any], graph: Graph, nodes: list[dict[str, Any]] 
                                      if failed is not None else None),
                      "skipped_nodes": graph.skipped})
         return view
-    done = sum(1 for n in nodes if n.get("status") in FINAL)
     running = [{"node": graph.vertices[i].name, "task_id": n.get("task_id"), "progress": num(n.get("progress"))}
                for i, n in enumerate(nodes) if n.get("status") in ACTIVE]
-    percent = 100.0 * (done + sum(r["progress"] for r in running) / 100.0) / (total or 1)
+    done, percent = progress_of(nodes, total)
     view.update({
         "name": graph.name, "progress": round(percent, 2), "nodes_done": done, "nodes_total": total,
         "nodes_complete": int(num(wf.get("done"))), "running_nodes": running,

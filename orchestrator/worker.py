@@ -28,6 +28,7 @@ from rq import SimpleWorker  # noqa: E402
 from orchestrator import jobs  # noqa: E402
 from orchestrator.runner import Runner  # noqa: E402
 from orchestrator.settings import Settings  # noqa: E402
+from taskservice.logs import configure as configure_logging  # noqa: E402
 from taskservice.version import version_text  # noqa: E402
 
 log = logging.getLogger("orchestrator.worker")
@@ -87,22 +88,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="worker", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=version_text("orchestrator-worker"))
     parser.add_argument("--workflow-id", help="serve only this workflow and exit when it ends")
-    parser.add_argument("--log-level", default=os.environ.get("ORCHESTRATOR_LOG_LEVEL", "WARNING"))
+    parser.add_argument("--log-level", help="default: ORCHESTRATOR_LOG_LEVEL (info)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
-
     settings = Settings()
+    configure_logging(settings.log_format, args.log_level or settings.log_level)
     runner = Runner(settings, workflow_id=args.workflow_id)
     jobs.bind(runner)
     runner.start_thread()
     queue = jobs.dedicated_queue_name(settings, args.workflow_id) if args.workflow_id else settings.queue
     if args.workflow_id:
         runner.on_workflow_end = lambda: os.kill(os.getpid(), signal.SIGTERM)
+    runner.observer.register([queue])
     print(f"worker {runner.worker_id} listening on {queue} ({runner.where})", flush=True)
     try:
-        work(queue, runner, args.log_level.upper())
+        work(queue, runner, "WARNING")  # RQ's own lines at warning: ours say what each job did
     finally:
         runner.stop()
+        runner.observer.unregister()
         jobs.bind(None)
     return 0
 

@@ -6,7 +6,7 @@ friends, on a bounded thread pool with cancellation, progress, long-poll,
 timeouts, retention and callbacks.
 """
 
-from .manager import TaskConflict, TaskManager, TaskNotFound
+from .manager import TaskConflict, TaskLocked, TaskManager, TaskNotFound
 from .methods import method
 from .models import (Callback, DataReference, ExecuteRequest, ExecuteResponse, OutputResponse, TaskRecord,
                      TaskStatus)
@@ -27,6 +27,6 @@ from .runner import run  # noqa: E402
 
 __all__ = [
     "Callback", "DataReference", "ExecuteRequest", "ExecuteResponse", "OutputResponse", "ServiceSettings",
-    "Task", "TaskCancelled", "TaskConflict", "TaskManager", "TaskNotFound", "TaskRecord", "TaskStatus",
+    "Task", "TaskCancelled", "TaskConflict", "TaskLocked", "TaskManager", "TaskNotFound", "TaskRecord", "TaskStatus",
     "create_app", "method", "run", "run_in_background", "task_manager",
 ]

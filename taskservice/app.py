@@ -11,21 +11,32 @@ import gc
 import inspect
 import json
 import logging
-import secrets
 from contextlib import asynccontextmanager
 from types import ModuleType
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi_offline import FastAPIOffline
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from . import apidoc, errors, jsonbody
 from . import query as task_query
-from .manager import (ACTIVE_VALUES, COMPLETE, FAILED, ShuttingDown, TaskConflict, TaskManager, TaskNotFound,
+from .access import Access
+from .apikeys import ANONYMOUS, KeyRing, Principal
+from .ids import id_error, quote_id, valid_task_id
+from .inputs import InputPolicy, InputRefused
+from .limits import BodyLimit
+from .dialect import Dialect, dialect_for
+from .manager import (ACTIVE_VALUES, COMPLETE, FAILED, ShuttingDown, TaskConflict, TaskLocked, TaskManager, TaskNotFound,
                       fingerprint, new_task_id)
 from .methods import MethodSpec, discover
+from .metrics import metrics_router
+from .observe import TaskObserver
+from .openapi import install as install_openapi
+from .openapi import service_title
 from .models import ExecuteRequest, ExecuteResponse
 from .settings import ServiceSettings
 from .task import Task
@@ -34,13 +45,27 @@ logger = logging.getLogger(__name__)
 
 
 
-def _json(body: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body, separators=(",", ":"), default=str), status_code=status_code,
-                    media_type="application/json", headers=headers)
+_json = errors.json_response
 
 
 def _problem(status_code: int, message: str, **extra: Any) -> Response:
-    return _json({"detail": message, **extra}, status_code)
+    return errors.problem(status_code, message, **extra)
+
+
+def _who(request: Request) -> Principal:
+    """The caller, as authenticated by the router's dependency (anonymous admin when the API is open)."""
+    return request.scope.get("principal", ANONYMOUS)
+
+
+def _task_id(value: Any, loc: tuple[str | int, ...]) -> str:
+    """`value` when it is a valid task id, else a 422 naming `loc`."""
+    if not valid_task_id(value):
+        raise RequestValidationError([id_error(value, loc)])
+    return value
+
+
+def _location(task_id: str) -> dict[str, str]:
+    return {"Location": f"/control/status/{quote_id(task_id)}"}
 
 
 def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None = None,
@@ -59,7 +84,10 @@ def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None 
     manager = manager or default_manager
     manager.configure(max_workers=settings.max_workers, retention_ttl=settings.retention_ttl,
                       retention_max=settings.retention_max, data_dir=settings.data_dir.resolve(),
-                      state_db=settings.state_db_location(), inline_max_bytes=settings.inline_max_bytes)
+                      state_db=settings.state_db_location(), inline_max_bytes=settings.inline_max_bytes,
+                      result_max_bytes=settings.result_max_bytes)
+    manager.input_policy = InputPolicy.from_settings(settings)  # read by Task.open_input and friends
+    access = Access(KeyRing.from_settings(settings.api_key, settings.api_keys))
     methods = discover(service_module, settings.method_options)
     on_startup = getattr(service_module, "on_startup", None)
     on_shutdown = getattr(service_module, "on_shutdown", None)
@@ -81,9 +109,14 @@ def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None 
             if callable(on_shutdown):
                 await run_in_threadpool(on_shutdown)
 
-    app = FastAPI(title=settings.title, version="1.0.0", lifespan=lifespan,
-                  description=(inspect.getdoc(service_module) or "").strip() or None)
+    title = service_title(service_module, settings.title)
+    manager.observer = TaskObserver(manager, title)
+    app = FastAPIOffline(title=title, version="1.0.0", lifespan=lifespan,
+                         description=(inspect.getdoc(service_module) or "").strip() or None)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    errors.install(app)
     app.state.manager = manager
+    app.state.access = access
     app.state.settings = settings
     app.state.methods = methods
 
@@ -102,6 +135,10 @@ def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None 
             extra["running_task_ids"] = exc.running_task_ids
         return _problem(409, str(exc), **extra)
 
+    @app.exception_handler(TaskLocked)
+    async def locked(_: Request, exc: TaskLocked) -> Response:
+        return _problem(423, str(exc), task_id=exc.task_id)
+
     @app.exception_handler(ShuttingDown)
     async def shutting_down(_: Request, exc: ShuttingDown) -> Response:
         return _problem(503, str(exc))
@@ -114,34 +151,50 @@ def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None 
     async def health() -> Response:
         """Liveness and load; never needs a key."""
         extra = health_details() if callable(health_details) else {}
-        return _json({"status": "ok" if manager.accepting else "stopping", **manager.stats(), **extra})
+        return _json({"status": "ok" if manager.accepting else "stopping", **manager.stats(),
+                      "allowed_hosts": manager.input_policy.hosts.describe(), **extra})
 
-    dependencies = [Depends(_bearer(settings.api_key))] if settings.api_key else []
+    dependencies = [Depends(_authenticated(access, manager))] if access.enabled else []
     app.state.dependencies = dependencies  # for a service's own routes (extend_app)
     from .events import events_router  # SSE and WebSocket streams
 
     # Routes are mounted on the app itself, not through include_router: an included
     # router costs every request a second round of route matching.
-    app.router.routes.extend(_control_router(manager, methods, settings, dependencies, admit).routes)
-    app.router.routes.extend(events_router(manager, dependencies).routes)
+    make_id = getattr(service_module, "make_task_id", None)
+    control = _control_router(manager, methods, settings, dependencies, access, admit,
+                              make_id if callable(make_id) else None)
+    app.router.routes.extend(control.routes)
+    app.router.routes.extend(events_router(manager, dependencies, access).routes)
+    app.router.routes.extend(metrics_router(manager.observer.metrics.registry, dependencies).routes)
     if callable(extend_app):  # a service's own routes (other APIs, streams) beside /control
         extend_app(app)
-    _with_execute_schemas(app)
+    _with_execute_schemas(app, auth=access.enabled)
+    install_openapi(app, methods)  # each execute_<Method> as an execute body, discriminated by `method`
     return app
 
 
-def _bearer(api_key: str):
-    expected = f"Bearer {api_key}".encode()
+def _authenticated(access: Access, manager: TaskManager):
+    """Dependency of every control route: who is calling; a user naming another's task gets 404.
 
-    async def require_key(authorization: str | None = Header(None)) -> None:
-        if authorization is None or not secrets.compare_digest(authorization.encode(), expected):
-            raise HTTPException(401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+    Routes check ownership themselves too; this covers every route that takes
+    a `task_id` (in the path or the query), including ones added later.
+    """
+    async def require_key(request: Request) -> None:
+        who = request.scope["principal"] = access.principal(request)
+        if not who.is_admin:
+            task_id = request.path_params.get("task_id") or request.query_params.get("task_id")
+            if task_id is not None and valid_task_id(task_id):
+                access.owned(manager, who, task_id)
 
     return require_key
 
 
+def _status_url(task_id: str) -> str:
+    return f"/control/status/{task_id}"
+
+
 def _execute_body(record: dict[str, Any], output: dict[str, Any] | None = None) -> dict[str, Any]:
-    body = {"status": record["status"], **record}
+    body = {"status": record["status"], **record, "status_url": _status_url(record["task_id"])}
     if output is not None:
         body["output"] = output
     return body
@@ -164,50 +217,70 @@ def _wait_param(request: Request) -> float:
 _WAIT_DOC = {"parameters": [{"name": "wait", "in": "query", "required": False,
                              "schema": {"type": "number", "minimum": 0, "default": 0},
                              "description": "long-poll: answer as soon as the task changes (seconds, capped)"}]}
-_EXECUTE_SCHEMA = ExecuteRequest.model_json_schema(ref_template="#/components/schemas/{model}")
-_EXECUTE_DEFS = {"ExecuteRequest": {k: v for k, v in _EXECUTE_SCHEMA.items() if k != "$defs"},
-                 **_EXECUTE_SCHEMA.get("$defs", {})}
 _EXECUTE_DOC = {"requestBody": {"required": True, "content": {"application/json": {
     "schema": {"$ref": "#/components/schemas/ExecuteRequest"}}}}}
 
 
-def _with_execute_schemas(app: FastAPI) -> None:
-    """The execute body is parsed by hand (faster); publish its schemas in the OpenAPI document."""
+_QUERY_DOC = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "description": 'Filters: `{"field": value | [values] | {"op": OP, "value": v} | {OP: v}}`, '
+                                     'optionally inside `{"filter": {...}}`'}}}}}
+
+
+def _with_execute_schemas(app: FastAPI, auth: bool = False) -> None:
+    """The execute body is parsed by hand (faster); publish its schemas, path parameters and errors."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = build()
-            schema.setdefault("components", {}).setdefault("schemas", {}).update(_EXECUTE_DEFS)
-            app.openapi_schema = schema
+            app.openapi_schema = apidoc.complete(schema, auth=auth)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settings: ServiceSettings,
-                    dependencies: list, admit: Any = None) -> APIRouter:
+                    dependencies: list, access: Access, admit: Any = None, make_id: Any = None) -> APIRouter:
     router = APIRouter(prefix="/control", tags=["control"], dependencies=dependencies)
     known = ", ".join(sorted(methods)) or "none"
+    dialect: Dialect = dialect_for(settings.status_dialect)
 
-    def replay(task_id: str, fp: bytes) -> Response:
-        """Answer a repeated execute with the existing task, or 409 if it is other work."""
+    def answer(body: dict[str, Any], code: int = 200, headers: dict[str, str] | None = None) -> Response:
+        return _json(dialect.record(body), code, headers)
+
+    inputs: InputPolicy = manager.input_policy
+
+    def replay(task_id: str, fp: bytes, who: Principal, workflow_id: str | None = None) -> Response | None:
+        """Answer a repeated execute with the existing task, or 409 if it is other work.
+
+        None: the id comes back from another workflow after its task finished (AI-Effect
+        derives ids from node names), so the old record was dropped for fresh work.
+        """
         entry = manager.lookup(task_id)
         if entry is None:
             raise TaskNotFound(task_id)
+        if not who.may_see(entry.user):
+            raise TaskConflict(f"task id {task_id!r} is already in use; choose another", task_id=task_id)
+        if entry.workflow_id != workflow_id:
+            if manager.forget_finished(task_id):
+                return None
+            raise TaskConflict(f"task {task_id!r} is still {entry.status.value} for workflow "
+                               f"{entry.workflow_id!r}; reuse its id once it has finished",
+                               task_id=task_id, status=entry.status)
         if entry.fingerprint is not None and entry.fingerprint != fp:
             raise TaskConflict(f"task {task_id!r} already exists with a different method, parameters or inputs",
                                task_id=task_id, status=entry.status)
         record = manager.get_status(task_id) or entry.record()
         output = manager.get_output(task_id) if record["status"] == COMPLETE.value else None
         code = 202 if record["status"] in ACTIVE_VALUES else 200
-        return _json(_execute_body(record, output), code, {"Location": f"/control/status/{task_id}"})
+        return answer(_execute_body(record, output), code, _location(task_id))
 
     @router.post("/execute", status_code=202, openapi_extra=_EXECUTE_DOC)
     async def execute(request: Request) -> Response:
         """Start `method`; background work answers 202 at once, quick methods 200 with their output."""
+        who = _who(request)
         try:
-            body = ExecuteRequest.model_validate_json(await request.body())
+            body = ExecuteRequest.model_validate(_json_object(await request.body()))
         except ValidationError as exc:
             errors = exc.errors(include_url=False, include_context=False)
             for err in errors:
@@ -230,49 +303,69 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
                 for err in errors:
                     err["loc"] = ("body", "parameters", *err["loc"])
                 raise RequestValidationError(errors) from None
-        task_id = body.task_id or new_task_id()
+        _check_sources(inputs, body)
+        task_id = body.task_id or (str(make_id(body)) if make_id is not None else new_task_id())
         body.task_id = task_id
         fp = fingerprint(body)
-        if manager.lookup(task_id) is not None:
-            return replay(task_id, fp)
+        replaced = None
+        previous = manager.lookup(task_id)
+        if previous is not None:
+            replaced = {"workflow_id": previous.workflow_id, "status": previous.status.value}
+            again = replay(task_id, fp, who, body.workflow_id)
+            if again is not None:
+                return again
         callback = body.callback.model_dump() if body.callback is not None else None
-        location = {"Location": f"/control/status/{task_id}"}
+        location = _location(task_id)
         try:
             if spec.background:
                 fn = spec.fn
                 record = manager.submit(
                     body, lambda task: fn(body, task), params=params,
                     resource=spec.resource_key(body, params), limit=spec.options.concurrency,
-                    queue=spec.options.queue, timeout=spec.options.timeout or settings.task_timeout,
-                    fp=fp, callback=callback, spill=spec.options.spill)
-                return _json(_execute_body(record), 202, location)
+                    queue=spec.options.queue, timeout=spec.timeout_seconds(settings.task_timeout),
+                    fp=fp, callback=callback, user=who.user, spill=spec.options.spill,
+                    cancellable=spec.options.cancellable, pausable=spec.options.pausable)
+                return answer(_with_replaced(_execute_body(record), replaced), 202, location)
             entry = manager.reserve(
                 body, fp, callback, resource=spec.resource_key(body, params), limit=spec.options.concurrency,
-                timeout=spec.options.timeout or settings.task_timeout, spill=spec.options.spill)
+                timeout=spec.timeout_seconds(settings.task_timeout), user=who.user, spill=spec.options.spill,
+                cancellable=spec.options.cancellable)
         except TaskConflict as exc:
             if exc.task_id == task_id:  # the same id arrived twice at once
-                return replay(task_id, fp)
+                again = replay(task_id, fp, who, body.workflow_id)
+                if again is not None:
+                    return again
             raise
-        return await _run_quick(manager, spec, body, params, location, entry)
+        response = await _run_quick(manager, spec, body, params, location, entry)
+        if replaced is None and dialect.plain:
+            return response
+        return answer(_with_replaced(json.loads(response.body), replaced), response.status_code,
+                      location if response.status_code == 202 else None)
 
-    async def status_of(task_id: str, wait: float) -> Response:
+    async def status_of(task_id: str, wait: float, who: Principal) -> Response:
+        if not who.is_admin:
+            access.owned(manager, who, task_id)
         body, version, active = manager.snapshot_json(task_id)
         if wait > 0 and active:
             await manager.wait_for_change(task_id, version, min(wait, settings.max_wait))
             await manager.settled(task_id, 5.0)  # a final state on its way to the store: answer that one
             body, _, _ = manager.snapshot_json(task_id)
+        if not dialect.plain:
+            return answer(json.loads(body))
         return Response(body, media_type="application/json")
 
     @router.get("/status/{task_id}", openapi_extra=_WAIT_DOC)
     async def status(request: Request) -> Response:
         """The task's record; with `?wait=`, returns as soon as it changes (or at once if finished)."""
-        return await status_of(request.path_params["task_id"], _wait_param(request))
+        task_id = _task_id(request.path_params["task_id"], ("path", "task_id"))
+        return await status_of(task_id, _wait_param(request), _who(request))
 
     @router.get("/status", openapi_extra=_WAIT_DOC)
     async def status_by_query(request: Request, task_id: str) -> Response:
-        return await status_of(task_id, _wait_param(request))
+        return await status_of(_task_id(task_id, ("query", "task_id")), _wait_param(request), _who(request))
 
-    async def output_of(task_id: str) -> Response:
+    async def output_of(task_id: str, who: Principal) -> Response:
+        access.owned(manager, who, task_id)
         raw = manager.output_json(task_id)
         if raw is None:
             record, _ = manager.snapshot(task_id)
@@ -282,27 +375,57 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
                         media_type="application/json")
 
     @router.get("/output/{task_id}")
-    async def output(task_id: str) -> Response:
+    async def output(request: Request, task_id: str) -> Response:
         """The output of a complete task; 409 with the status otherwise."""
-        return await output_of(task_id)
+        return await output_of(_task_id(task_id, ("path", "task_id")), _who(request))
 
     @router.get("/output")
-    async def output_by_query(task_id: str) -> Response:
-        return await output_of(task_id)
+    async def output_by_query(request: Request, task_id: str) -> Response:
+        return await output_of(_task_id(task_id, ("query", "task_id")), _who(request))
 
-    @router.post("/stop/{task_id}")
-    async def stop(task_id: str) -> Response:
-        """Cancel: a pending task at once, a running one via its token (`stopping`, then `cancelled`)."""
+    async def stop_task(task_id: str, who: Principal) -> Response:
+        access.owned(manager, who, task_id)
         record = manager.stop(task_id)
         await manager.settled(task_id)  # a pending task's final state is answered once durable
         return _json(manager.get_status(task_id) or record)
 
-    @router.post("/stop")
-    async def stop_by_query(task_id: str) -> Response:
-        return await stop(task_id)
+    @router.post("/stop/{task_id}")
+    async def stop(request: Request, task_id: str) -> Response:
+        """Cancel: a pending task at once, a running one via its token (`stopping`, then `cancelled`)."""
+        return await stop_task(_task_id(task_id, ("path", "task_id")), _who(request))
 
-    async def page(conds: list, limit: int, offset: int) -> Response:
-        records, total = await asyncio.to_thread(manager.query_json, conds, limit, offset)
+    @router.post("/stop")
+    async def stop_by_query(request: Request, task_id: str) -> Response:
+        return await stop_task(_task_id(task_id, ("query", "task_id")), _who(request))
+
+    @router.delete("/tasks/{task_id}")
+    async def delete_task(request: Request, task_id: str) -> Response:
+        """Stop a task, as `POST /control/stop/{task_id}` does (seed 001's `DELETE`)."""
+        return await stop_task(_task_id(task_id, ("path", "task_id")), _who(request))
+
+    @router.get("/tasks/{task_id}", openapi_extra=_WAIT_DOC)
+    async def get_task(request: Request) -> Response:
+        """The task's record, as `GET /control/status/{task_id}`."""
+        task_id = _task_id(request.path_params["task_id"], ("path", "task_id"))
+        return await status_of(task_id, _wait_param(request), _who(request))
+
+    @router.post("/pause/{task_id}")
+    async def pause(request: Request, task_id: str) -> Response:
+        """Pause a running task of a pausable method (`paused` until resumed); 409 otherwise."""
+        task_id = _task_id(task_id, ("path", "task_id"))
+        access.owned(manager, _who(request), task_id)
+        return _json(manager.pause(task_id))
+
+    @router.post("/resume/{task_id}")
+    async def resume(request: Request, task_id: str) -> Response:
+        """Resume a paused task (`running` again)."""
+        task_id = _task_id(task_id, ("path", "task_id"))
+        access.owned(manager, _who(request), task_id)
+        return _json(manager.resume(task_id))
+
+    async def page(conds: list, limit: int, offset: int, who: Principal) -> Response:
+        owner = None if who.is_admin else who.user  # a user lists only its own tasks
+        records, total = await asyncio.to_thread(manager.query_json, conds, limit, offset, owner)
         return Response(b'{"tasks":[' + b",".join(records)
                         + f'],"total":{total},"limit":{limit},"offset":{offset}}}'.encode(),
                         media_type="application/json")
@@ -312,20 +435,17 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
         """List tasks, newest first. Filters: `status=a,b`, `method=`, `workflow_id=`, or
         deepObject `filter[created_at][gt]=<ISO time>` with eq, ne, gt, lt, ge, le, like, notlike, in."""
         pairs = [(k, v) for k, v in request.query_params.multi_items() if k not in ("limit", "offset")]
-        return await page(task_query.from_query_params(pairs), limit, offset)
+        return await page(task_query.from_query_params(pairs), limit, offset, _who(request))
 
-    @router.post("/tasks/query")
+    @router.post("/tasks/query", openapi_extra=_QUERY_DOC)
     async def tasks_query(request: Request, limit: int = Query(50, ge=1, le=1000),
                           offset: int = Query(0, ge=0)) -> Response:
         """Query with a JSON body: `{"status": {"op": "eq", "value": "complete"}, "created_at": {"gt": "..."}}`."""
-        try:
-            body = await request.json()
-        except ValueError:
-            return _problem(422, "body must be a JSON object of filters")
-        if not isinstance(body, dict):
-            return _problem(422, "body must be a JSON object of filters")
+        body = _json_object(await request.body(), "body must be a JSON object of filters")
         filters = body.get("filter", body) if isinstance(body.get("filter"), dict) else body
-        return await page(task_query.from_json(filters), limit, offset)
+        return await page(task_query.from_json(filters), limit, offset, _who(request))
+
+    router.routes.extend(_seed_aliases(tasks, tasks_query, stop_task, status_of, dependencies).routes)
 
     @router.get("/methods")
     async def list_methods() -> Response:
@@ -333,6 +453,54 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
         return _json({"methods": [spec.describe() for spec in methods.values()]})
 
     return router
+
+
+def _with_replaced(body: dict[str, Any], replaced: dict[str, Any] | None) -> dict[str, Any]:
+    """Say in the answer that an earlier, finished task under this id was replaced."""
+    if replaced is not None:
+        body["replaced"] = replaced
+    return body
+
+
+def _seed_aliases(tasks: Any, tasks_query: Any, stop_task: Any, status_of: Any, dependencies: list) -> APIRouter:
+    """Seed 001's literal paths: `GET /tasks`, `POST /tasks/query`, `GET`/`DELETE /task?id=`."""
+    router = APIRouter(tags=["seed aliases"], dependencies=dependencies)
+    router.add_api_route("/tasks", tasks, methods=["GET"], include_in_schema=False)
+    router.add_api_route("/tasks/query", tasks_query, methods=["POST"], include_in_schema=False)
+
+    async def get_task(request: Request, id: str = Query(..., min_length=1)) -> Response:
+        return await status_of(_task_id(id, ("query", "id")), _wait_param(request), _who(request))
+
+    async def delete_task(request: Request, id: str = Query(..., min_length=1)) -> Response:
+        return await stop_task(_task_id(id, ("query", "id")), _who(request))
+
+    router.add_api_route("/task", get_task, methods=["GET"], include_in_schema=False)
+    router.add_api_route("/task", delete_task, methods=["DELETE"], include_in_schema=False)
+    return router
+
+
+def _json_object(raw: bytes, what: str = "body must be a JSON object") -> dict[str, Any]:
+    """A request body parsed strictly (orjson, nesting limit, finite numbers); 422 otherwise."""
+    try:
+        value = jsonbody.parse(raw)
+    except jsonbody.BodyError as exc:
+        raise RequestValidationError([exc.error()]) from None
+    if not isinstance(value, dict):
+        raise RequestValidationError([{"type": "dict_type", "loc": ("body",), "msg": what, "input": None}])
+    return value
+
+
+def _check_sources(inputs: InputPolicy, body: ExecuteRequest) -> None:
+    """422 naming each input or callback URL the service's rules refuse (before any work starts)."""
+    problems = inputs.check_all(body.inputs)
+    if body.callback is not None:
+        try:
+            inputs.check_callback(body.callback.url)
+        except InputRefused as exc:
+            problems.append({"type": "callback_refused", "loc": ("body", "callback", "url"), "msg": str(exc),
+                             "input": None})
+    if problems:
+        raise RequestValidationError(problems)
 
 
 async def _run_quick(manager: TaskManager, spec: MethodSpec, body: ExecuteRequest, params: Any,

@@ -73,7 +73,8 @@ class ServiceClient:
 
     def execute(self, method: str, *, parameters: dict[str, Any] | None = None,
                 inputs: list[DataReference | dict[str, Any]] | None = None, task_id: str | None = None,
-                workflow_id: str | None = None, callback: dict[str, Any] | None = None) -> ExecuteResult:
+                workflow_id: str | None = None, callback: dict[str, Any] | None = None,
+                priority: int | None = None) -> ExecuteResult:
         """Start `method`; returns at once (202) or with the output of a quick method (200)."""
         body: dict[str, Any] = {"method": method, "parameters": parameters or {},
                                 "inputs": [i.model_dump(exclude_none=True) if isinstance(i, DataReference) else i
@@ -84,6 +85,8 @@ class ServiceClient:
             body["workflow_id"] = workflow_id
         if callback:
             body["callback"] = callback
+        if priority is not None:
+            body["priority"] = priority
         return ExecuteResult.model_validate(self._call("POST", "/control/execute", json=body))
 
     def status(self, task_id: str, wait: float = 0) -> TaskRecord:
@@ -97,6 +100,13 @@ class ServiceClient:
 
     def stop(self, task_id: str) -> TaskRecord:
         return TaskRecord.model_validate(self._call("POST", f"/control/stop/{task_id}"))
+
+    def pause(self, task_id: str) -> TaskRecord:
+        """Pause a task of a pausable method (ServiceError 409 for others)."""
+        return TaskRecord.model_validate(self._call("POST", f"/control/pause/{task_id}"))
+
+    def resume(self, task_id: str) -> TaskRecord:
+        return TaskRecord.model_validate(self._call("POST", f"/control/resume/{task_id}"))
 
     def wait(self, task_id: str, *, timeout: float | None = None, poll: float = 30.0,
              on_progress: Callable[[TaskRecord], None] | None = None) -> TaskRecord:

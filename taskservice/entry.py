@@ -18,10 +18,12 @@ from typing import Any
 
 from .models import ExecuteRequest, TaskStatus
 from .query import to_micros
+from .redact import masked_callback
 
 PENDING, RUNNING, STOPPING = TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.STOPPING
+PAUSED = TaskStatus.PAUSED
 COMPLETE, FAILED, CANCELLED = TaskStatus.COMPLETE, TaskStatus.FAILED, TaskStatus.CANCELLED
-ACTIVE = frozenset({PENDING, RUNNING, STOPPING})
+ACTIVE = frozenset({PENDING, RUNNING, STOPPING, PAUSED})
 ACTIVE_VALUES = frozenset(s.value for s in ACTIVE)  # the same, as spelled in records
 
 
@@ -67,6 +69,7 @@ class Entry:
         "created", "started", "finished", "touched", "output", "output_inline", "fingerprint", "version",
         "cancel_event", "cancel_reason", "resource", "limit", "timeout", "job", "adoptable",
         "callback", "callback_info", "final", "interrupted", "closing", "spill", "index_key", "indexed_status",
+        "cancellable", "pausable", "priority", "result", "paused_at", "paused_total",
     )
 
     def __init__(self, task_id: str, method: str, workflow_id: str | None, fp: bytes | None,
@@ -102,6 +105,12 @@ class Entry:
         self.spill = True  # a big result goes to a file (see taskservice.outputs)
         self.index_key: tuple[int, str] | None = None  # set by taskservice.index
         self.indexed_status: str | None = None
+        self.cancellable = True  # False: a stop is refused (423)
+        self.pausable = False
+        self.priority = 0  # waiting tasks start higher first
+        self.result: Any = None  # the inline output value of a complete task, when small
+        self.paused_at: float | None = None  # paused since (time.time())
+        self.paused_total = 0.0  # seconds paused before: they do not count against the timeout
 
     @property
     def live(self) -> bool:
@@ -132,6 +141,11 @@ class Entry:
             "created_at": iso(self.created),
             "started_at": iso(self.started),
             "finished_at": iso(self.finished),
+            "cancellable": self.cancellable,
+            "pausable": self.pausable,
+            "priority": self.priority,
+            "callback": masked_callback(self.callback),
+            "result": self.result,
         }
         if self.callback_info is not None:
             rec["callback_info"] = dict(self.callback_info)

@@ -14,9 +14,13 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.exceptions import RequestValidationError
 from sse_starlette.sse import EventSourceResponse
 
+from .access import Access
+from .apikeys import ANONYMOUS, Principal
+from .ids import id_error, valid_task_id
 from .manager import ACTIVE, ACTIVE_VALUES, TaskManager, TaskNotFound
 
 THROTTLE = 0.1  # seconds between batches of progress updates
@@ -26,15 +30,16 @@ QUEUE_MAX = 10_000
 class Subscription:
     """Changes of all tasks, or of one, as an async iterator of (kind, record)."""
 
-    def __init__(self, manager: TaskManager, task_id: str | None = None) -> None:
+    def __init__(self, manager: TaskManager, task_id: str | None = None, who: Principal = ANONYMOUS) -> None:
         self.manager = manager
         self.task_id = task_id
+        self.who = who  # sees only the tasks it may see
         self.loop = asyncio.get_running_loop()
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_MAX)
         self.lagged = False
 
     def _listener(self, record: dict[str, Any]) -> None:  # called under the manager's lock, any thread
-        if self.task_id is None or record["task_id"] == self.task_id:
+        if (self.task_id is None or record["task_id"] == self.task_id) and self.who.may_see(record.get("user")):
             self.loop.call_soon_threadsafe(self._put, record)
 
     def _put(self, record: dict[str, Any]) -> None:
@@ -58,8 +63,8 @@ class Subscription:
         with self.manager._lock:
             if self.task_id is not None:
                 entry = self.manager.lookup(self.task_id)
-                return [entry.record()] if entry is not None else []
-            return [e.record() for e in self.manager.entries() if e.status in ACTIVE]
+                return [entry.record()] if entry is not None and self.who.may_see(entry.user) else []
+            return [e.record() for e in self.manager.entries() if e.status in ACTIVE and self.who.may_see(e.user)]
 
     def close(self) -> None:
         self.manager.remove_listener(self._listener)
@@ -89,13 +94,51 @@ def _coalesce(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def events_router(manager: TaskManager, dependencies: list | None = None) -> APIRouter:
-    router = APIRouter(prefix="/control", tags=["events"], dependencies=dependencies or [])
+async def _send_changes(ws: WebSocket, sub: Subscription, task_id: str | None) -> None:
+    async for batch in sub.changes():
+        for record in batch:
+            await ws.send_json({"type": "task", "task": record})
+            if task_id is not None and record["status"] not in ACTIVE_VALUES:
+                await ws.send_json({"type": "end", "task": record})
+                await ws.close()
+                return
 
-    @router.get("/events")
-    async def events(task_id: str | None = Query(None)) -> EventSourceResponse:
+
+async def _until_disconnect(ws: WebSocket) -> None:
+    """Return once the client has gone; anything it sends is ignored."""
+    while True:
+        message = await ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+
+
+async def _until_first(*coros: Any) -> None:
+    """Run the coroutines together; when one returns (or raises), cancel the others."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in done:
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            if not isinstance(exc, WebSocketDisconnect):
+                raise exc
+
+
+def events_router(manager: TaskManager, dependencies: list | None = None,
+                  access: Access | None = None) -> APIRouter:
+    """SSE and WebSocket routes; each caller sees only the tasks it may see (`access`)."""
+    router = APIRouter(prefix="/control", tags=["events"])
+
+    @router.get("/events", dependencies=dependencies or [])
+    async def events(request: Request, task_id: str | None = Query(None)) -> EventSourceResponse:
         """Server-Sent Events: `snapshot` first, then `task` changes; `end` when a watched task ends."""
-        sub = Subscription(manager, task_id)
+        if task_id is not None and not valid_task_id(task_id):
+            raise RequestValidationError([id_error(task_id, ("query", "task_id"))])
+        sub = Subscription(manager, task_id, request.scope.get("principal", ANONYMOUS))
         first = sub.snapshot()
 
         async def stream() -> AsyncIterator[dict[str, str]]:
@@ -118,8 +161,9 @@ def events_router(manager: TaskManager, dependencies: list | None = None) -> API
     @router.websocket("/ws")
     async def websocket(ws: WebSocket, task_id: str | None = None) -> None:
         """The same stream as JSON messages: {"type": "snapshot"|"task"|"end", ...}."""
+        who = access.ws_principal(ws) if access is not None else ANONYMOUS
         await ws.accept()
-        sub = Subscription(manager, task_id)
+        sub = Subscription(manager, task_id, who)
         try:
             try:
                 first = sub.snapshot()
@@ -132,13 +176,9 @@ def events_router(manager: TaskManager, dependencies: list | None = None) -> API
                 await ws.send_json({"type": "end", "task": first[0]})
                 await ws.close()
                 return
-            async for batch in sub.changes():
-                for record in batch:
-                    await ws.send_json({"type": "task", "task": record})
-                    if task_id is not None and record["status"] not in ACTIVE_VALUES:
-                        await ws.send_json({"type": "end", "task": record})
-                        await ws.close()
-                        return
+            # Read the socket while sending: on an idle service no change ever comes, and
+            # only a read notices that the client left (or that shutdown closed the socket).
+            await _until_first(_send_changes(ws, sub, task_id), _until_disconnect(ws))
         except WebSocketDisconnect:
             pass
         finally:

@@ -18,7 +18,6 @@ import asyncio
 import heapq
 import json
 import logging
-import re
 import threading
 import time
 from collections import OrderedDict, deque
@@ -26,8 +25,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from .entry import (ACTIVE, ACTIVE_VALUES, CANCELLED, COMPLETE, FAILED, PENDING, RUNNING, STOPPING, Entry, dumps,
-                    fingerprint, iso, new_task_id)
+from .entry import (ACTIVE, ACTIVE_VALUES, CANCELLED, COMPLETE, FAILED, PAUSED, PENDING, RUNNING, STOPPING, Entry,
+                    dumps, fingerprint, iso, new_task_id)
+from .ids import task_file
 from .index import TaskIndex
 from .models import ExecuteRequest, ExecuteResponse, TaskStatus
 from .outputs import store_output, wire_output
@@ -39,8 +39,8 @@ from .task import Task, TaskCancelled
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ACTIVE", "ACTIVE_VALUES", "ShuttingDown", "TaskConflict", "TaskError", "TaskManager", "TaskNotFound",
-           "fingerprint", "iso", "new_task_id"]
+__all__ = ["ACTIVE", "ACTIVE_VALUES", "ShuttingDown", "TaskConflict", "TaskError", "TaskLocked", "TaskManager",
+           "TaskNotFound", "fingerprint", "iso", "new_task_id"]
 
 _Entry = Entry  # the name other modules used before records had a module of their own
 
@@ -77,7 +77,12 @@ class ShuttingDown(TaskError):
     pass
 
 
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+class TaskLocked(TaskError):
+    """A stop asked of a task whose method declared it must not be interrupted (HTTP 423)."""
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"task {task_id!r} is not cancellable: its method must not be interrupted")
+        self.task_id = task_id
 
 
 class TaskManager:
@@ -109,6 +114,9 @@ class TaskManager:
         self._watchdog: threading.Thread | None = None
         self._accepting = True
         self._closed = False
+        self.observer: Any = None  # observe.TaskObserver: a log line and metrics per lifecycle step
+        self._pause_cv = threading.Condition(self._lock)
+        self.result_max_bytes = 64 * 1024
         self.configure(max_workers=max_workers, retention_ttl=retention_ttl, retention_max=retention_max,
                        data_dir=data_dir, state_db=state_db, inline_max_bytes=inline_max_bytes)
 
@@ -116,9 +124,12 @@ class TaskManager:
 
     def configure(self, *, max_workers: int | None = None, retention_ttl: float | None = None,
                   retention_max: int | None = None, data_dir: Path | str | None = None,
-                  state_db: Path | str | None = None, inline_max_bytes: int | None = None) -> None:
+                  state_db: Path | str | None = None, inline_max_bytes: int | None = None,
+                  result_max_bytes: int | None = None) -> None:
         """Apply settings; the pool is (re)made only while idle, the store opened once per location."""
         with self._lock:
+            if result_max_bytes is not None:
+                self.result_max_bytes = result_max_bytes
             if max_workers is not None:
                 if self._active_jobs:
                     raise RuntimeError("cannot resize the pool while tasks run")
@@ -197,17 +208,20 @@ class TaskManager:
         entry = _Entry(task_id, method, workflow_id, fp, user)
         self._entries[task_id] = entry
         self._index.add(entry)
+        if self.observer is not None:
+            self.observer.accepted(entry)
         return entry
 
     def submit(self, request: ExecuteRequest, job: Callable[[Task], Any], *, params: Any = None,
                resource: str | None = None, limit: int | None = None, queue: bool = False,
                timeout: float | None = None, fp: bytes | None = None,
                callback: dict[str, Any] | None = None, user: str | None = None,
-               spill: bool = True) -> dict[str, Any]:
+               spill: bool = True, cancellable: bool = True, pausable: bool = False) -> dict[str, Any]:
         """Register a background task and start it when a worker and its resource are free.
 
         Raises TaskConflict naming the tasks holding `resource` when it is at
-        `limit` and `queue` is false.
+        `limit` and `queue` is false. Waiting tasks start by `request.priority`
+        (higher first), in arrival order among equals.
         """
         task_id = request.task_id or new_task_id()
         with self._lock:
@@ -216,14 +230,24 @@ class TaskManager:
             entry = self._create(task_id, request.method, request.workflow_id, fp, user)
             entry.resource, entry.limit, entry.timeout = resource, limit, timeout
             entry.callback, entry.spill = callback, spill
+            entry.cancellable, entry.pausable = cancellable, pausable
+            entry.priority = getattr(request, "priority", 0) or 0
             handle = Task(self, request, params, entry)
             entry.job = lambda: job(handle)
             if resource is not None:
                 self._holders.setdefault(resource, []).append(entry)
-            self._pending.append(entry)
+            self._enqueue(entry)
             self._schedule()
             self._changed(entry)
             return entry.record()
+
+    def _enqueue(self, entry: _Entry) -> None:
+        """Put a waiting task behind every task of the same or higher priority."""
+        pending = self._pending
+        index = len(pending)
+        while index and pending[index - 1].priority < entry.priority:
+            index -= 1
+        pending.insert(index, entry)
 
     def _resource_free(self, entry: _Entry) -> bool:
         if entry.resource is None or entry.limit is None:
@@ -250,6 +274,7 @@ class TaskManager:
 
     def _start(self, entry: _Entry) -> None:
         entry.status = RUNNING
+        entry.started = time.time()  # it has a worker: never `running` with no start time
         self._active_jobs += 1
         self._started_total += 1
         self._pool.submit(self._run, entry)
@@ -257,16 +282,16 @@ class TaskManager:
     def _run(self, entry: _Entry) -> None:
         """Body of a pool thread: run the job, then record how it ended."""
         with self._lock:
-            if entry.status is not RUNNING:  # stopped between scheduling and start
+            if entry.status not in (RUNNING, PAUSED):  # stopped between scheduling and start
                 if entry.live:
                     self._finish(entry, *self._stopped_outcome(entry))
                 self._release(entry)
                 return
-            entry.started = time.time()
             if entry.timeout:
                 self._arm_deadline(entry)
-            job, entry.job = entry.job, None
-            self._changed(entry)
+            job, entry.job = entry.job, None  # the record is as `_start` left it: nothing to announce
+            if self.observer is not None:
+                self.observer.started(entry)
         status, output, error = COMPLETE, None, None
         try:
             output = job() if job is not None else None
@@ -290,7 +315,8 @@ class TaskManager:
         if len(heap) > 1024 and len(heap) > 4 * self._active_jobs:  # drop deadlines of finished tasks
             self._deadlines = heap = [d for d in heap if self._is_active(d[1])]
             heapq.heapify(heap)
-        heapq.heappush(heap, (entry.started + entry.timeout, entry.task_id))  # type: ignore[operator]
+        deadline = entry.started + entry.paused_total + entry.timeout  # type: ignore[operator]
+        heapq.heappush(heap, (deadline, entry.task_id))
         self.start_watchdog()
         if heap[0][1] == entry.task_id:  # a new earliest deadline: the watchdog must re-arm
             self._watchdog_cv.notify()
@@ -314,7 +340,8 @@ class TaskManager:
                     _, task_id = heapq.heappop(self._deadlines)
                     entry = self._entries.get(task_id)
                     if entry is not None and entry.status is RUNNING and entry.live and entry.timeout:
-                        if entry.started is not None and entry.started + entry.timeout <= now + 1e-3:
+                        # (a paused task's clock stands still; resume arms its deadline again)
+                        if entry.started is not None and entry.started + entry.paused_total + entry.timeout <= now + 1e-3:
                             self._request_stop(entry, f"timed out after {entry.timeout:g} s")
                 self._prune(now)
                 wait = min(self._deadlines[0][0] - now, 30.0) if self._deadlines else 30.0
@@ -364,7 +391,7 @@ class TaskManager:
 
             entry.job = job
             entry.status, entry.started = PENDING, None
-            self._pending.append(entry)
+            self._enqueue(entry)
             self._schedule()
             self._changed(entry)
 
@@ -460,12 +487,13 @@ class TaskManager:
 
     def reserve(self, request: ExecuteRequest, fp: bytes | None, callback: dict[str, Any] | None = None, *,
                 resource: str | None = None, limit: int | None = None,
-                timeout: float | None = None, user: str | None = None, spill: bool = True) -> _Entry:
+                timeout: float | None = None, user: str | None = None, spill: bool = True,
+                cancellable: bool = True) -> _Entry:
         """Register a quick task before its method runs; an explicit-style method may adopt it."""
         with self._lock:
             self._check_resource(resource, limit)
             entry = self._create(request.task_id or new_task_id(), request.method, request.workflow_id, fp, user)
-            entry.spill = spill
+            entry.spill, entry.cancellable = spill, cancellable
             entry.status, entry.started, entry.adoptable = RUNNING, entry.created, True
             entry.callback, entry.resource, entry.limit, entry.timeout = callback, resource, limit, timeout
             if resource is not None:
@@ -529,11 +557,91 @@ class TaskManager:
             if entry.status not in ACTIVE:
                 raise TaskConflict(f"task {task_id!r} has already finished ({entry.status.value})",
                                    task_id=task_id, status=entry.status)
+            if not entry.cancellable:
+                raise TaskLocked(task_id)
             if entry.live:
                 self._request_stop(entry, reason)
             return entry.record()
 
+    # -- pause and resume -----------------------------------------------------------------
+
+    def pause(self, task_id: str) -> dict[str, Any]:
+        """Ask a running task of a pausable method to pause; it reads `paused` until resumed."""
+        with self._lock:
+            entry = self._live_entry(task_id, "paused")
+            if not entry.pausable:
+                raise TaskConflict(f"task {task_id!r} cannot be paused: method {entry.method} is not pausable",
+                                   task_id=task_id, status=entry.status)
+            if entry.status is RUNNING:
+                entry.status, entry.paused_at = PAUSED, time.time()
+                self._changed(entry)
+            elif entry.status is not PAUSED:
+                raise TaskConflict(f"task {task_id!r} is {entry.status.value}; only a running task can be paused",
+                                   task_id=task_id, status=entry.status)
+            return entry.record()
+
+    def resume(self, task_id: str) -> dict[str, Any]:
+        """Let a paused task go on (`running`); resuming a running task changes nothing."""
+        with self._lock:
+            entry = self._live_entry(task_id, "resumed")
+            if entry.status is PAUSED:
+                entry.status = RUNNING
+                self._unpause(entry)
+                self._changed(entry)
+            elif entry.status is not RUNNING:
+                raise TaskConflict(f"task {task_id!r} is {entry.status.value}, not paused",
+                                   task_id=task_id, status=entry.status)
+            return entry.record()
+
+    def _unpause(self, entry: _Entry) -> None:
+        """Wake a paused task's waits; the time it was paused does not count against its timeout."""
+        if entry.paused_at is not None:
+            entry.paused_total += time.time() - entry.paused_at
+            entry.paused_at = None
+            if entry.timeout and entry.started is not None:
+                self._arm_deadline(entry)
+        self._pause_cv.notify_all()
+
+    def _live_entry(self, task_id: str, action: str) -> _Entry:
+        entry = self._entries.get(task_id)
+        if entry is None:
+            raise TaskNotFound(task_id)
+        if not entry.live:
+            raise TaskConflict(f"task {task_id!r} has finished ({entry.status.value}) and cannot be {action}",
+                               task_id=task_id, status=entry.status)
+        return entry
+
+    def is_paused(self, entry: _Entry) -> bool:
+        return entry.status is PAUSED
+
+    def wait_while_paused(self, entry: _Entry, timeout: float | None = None) -> bool:
+        """Block while `entry` is paused (up to `timeout`); True when a stop was asked."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while entry.status is PAUSED and entry.cancel_reason is None:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                self._pause_cv.wait(left)
+            return entry.cancel_reason is not None
+
+    def forget_finished(self, task_id: str) -> bool:
+        """Drop a finished task's record so its id can name fresh work; False while it is active."""
+        with self._lock:
+            entry = self._entries.get(task_id)
+            if entry is None:
+                return True
+            if entry.status in ACTIVE:
+                return False
+            del self._entries[task_id]
+            self._finished.pop(task_id, None)
+            self._index.forget([entry])
+            self._store.forget([task_id])
+            return True
+
     def _request_stop(self, entry: _Entry, reason: str) -> None:
+        if self.observer is not None and entry.cancel_reason is None:
+            self.observer.stop_requested(entry, reason)
         if entry.cancel_reason is None:
             entry.cancel_reason = reason
         if entry.cancel_event is not None:
@@ -543,8 +651,9 @@ class TaskManager:
                 self._pending.remove(entry)
             self._finish(entry, *self._stopped_outcome(entry))
             self._schedule()
-        elif entry.status is RUNNING:
+        elif entry.status in (RUNNING, PAUSED):
             entry.status = STOPPING
+            self._unpause(entry)
             self._changed(entry)
 
     @staticmethod
@@ -580,19 +689,21 @@ class TaskManager:
                 if not holders:
                     del self._holders[entry.resource]
         now = time.time()
+        result = self._result(stored, inline)
         record = entry.build()
         record.update(status=status.value, error=error, interrupted=interrupted, finished_at=iso(now),
-                      details=dict(entry.details) if entry.details else {})
+                      details=dict(entry.details) if entry.details else {}, result=result)
         if status is COMPLETE:
             record["progress"] = 100
         row = Row(task_id=entry.task_id, status=status.value, method=entry.method, workflow_id=entry.workflow_id,
                   user=entry.user, created=to_micros(entry.created), started=_micros(entry.started),
                   finished=to_micros(now), touched=now, record=dumps(record), output=stored,
                   output_inline=inline, fingerprint=entry.fingerprint)
-        self._store.finish(row, lambda: self._publish(entry, status, stored, inline, error, interrupted, now))
+        self._store.finish(row, lambda: self._publish(entry, status, stored, inline, error, interrupted, now,
+                                                      result))
 
     def _publish(self, entry: _Entry, status: TaskStatus, output: bytes | None, inline: bool, error: str | None,
-                 interrupted: bool, now: float) -> None:
+                 interrupted: bool, now: float, result: Any = None) -> None:
         """Make a durable final state visible: waiters, listeners, callbacks, retention."""
         with self._lock:
             if entry.status not in ACTIVE:
@@ -600,6 +711,7 @@ class TaskManager:
             entry.closing = False
             entry.status = status
             entry.output, entry.output_inline = output, inline
+            entry.result = result
             entry.error = error
             entry.interrupted = interrupted
             if status is COMPLETE:
@@ -610,11 +722,19 @@ class TaskManager:
             entry.adoptable = False
             if self._entries.get(entry.task_id) is entry:
                 self._finished[entry.task_id] = None
+            if self.observer is not None:
+                self.observer.finished(entry)
             self._changed(entry)
             if entry.callback is not None:
                 self._fire_callback(entry)
             self._seal(entry)
             self._prune(now)
+
+    def _result(self, stored: bytes | None, inline: bool) -> Any:
+        """What a record shows as `result`: an inline output's value, when it is small."""
+        if stored is None or not inline or len(stored) > self.result_max_bytes:
+            return None
+        return json.loads(stored)
 
     @staticmethod
     def _seal(entry: _Entry) -> None:
@@ -802,9 +922,8 @@ class TaskManager:
             return out
 
     def output_path(self, task_id: str, name: str) -> Path:
-        folder = self.data_dir / _SAFE_NAME.sub("_", task_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        return (folder / _SAFE_NAME.sub("_", name)).resolve()
+        """A path for file `name` in task `task_id`'s own folder; no id or name leads out of it."""
+        return task_file(self.data_dir, task_id, name)
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -899,6 +1018,9 @@ def _restore(row: Row) -> _Entry:
     entry.error = record.get("error")
     entry.interrupted = bool(record.get("interrupted"))
     entry.callback_info = record.get("callback_info")
+    entry.cancellable = record.get("cancellable", True) is not False
+    entry.pausable = bool(record.get("pausable"))
+    entry.priority = int(record.get("priority") or 0)
     entry.output, entry.output_inline = row.output, row.output_inline
     if entry.status.finished:
         entry.final = row.record

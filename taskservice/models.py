@@ -11,9 +11,11 @@ from __future__ import annotations
 import base64
 import json
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .ids import TASK_ID_MAX, TASK_ID_PATTERN, TASK_ID_RULE, valid_task_id
 
 
 class TaskStatus(str, Enum):
@@ -22,6 +24,7 @@ class TaskStatus(str, Enum):
     PENDING = "pending"
     RUNNING = "running"
     STOPPING = "stopping"
+    PAUSED = "paused"
     COMPLETE = "complete"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -74,22 +77,43 @@ class DataReference(BaseModel):
 
 
 class Callback(BaseModel):
-    """Where to send the task record when the task reaches a terminal state."""
+    """Where to send the task record when the task reaches a terminal state.
 
-    url: str
-    method: str = "POST"
-    headers: dict[str, str] = Field(default_factory=dict)
+    The URL's host must be allowed by `SERVICE_ALLOWED_HOSTS`; `headers` (an
+    `Authorization`, say) are sent with it and never shown by any route.
+    """
+
+    url: str = Field(min_length=1, max_length=2048, pattern=r"^[hH][tT][tT][pP][sS]?://[!-~]+$",
+                     description="an http(s) URL")
+    method: Literal["POST", "PUT", "PATCH", "post", "put", "patch"] = "POST"
+    headers: dict[Annotated[str, Field(pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$")],
+                  Annotated[str, Field(max_length=8192, pattern=r"^[\t\x20-\x7e]*$")]] = Field(
+        default_factory=dict, max_length=64)
 
 
 class ExecuteRequest(BaseModel):
-    """Body of `POST /control/execute`. Ids are made when absent."""
+    """Body of `POST /control/execute`. Ids are made when absent.
 
-    method: str = Field(min_length=1)
-    task_id: str | None = Field(default=None, max_length=256)
-    workflow_id: str | None = Field(default=None, max_length=256)
+    `priority` orders the tasks waiting for a limited method or resource:
+    higher first, first come first served among equals.
+    """
+
+    method: str = Field(min_length=1, max_length=200)
+    task_id: str | None = Field(default=None, max_length=TASK_ID_MAX, pattern=TASK_ID_PATTERN,
+                                description=f"Made when absent; {TASK_ID_RULE}")
+    workflow_id: str | None = Field(default=None, max_length=TASK_ID_MAX, pattern=TASK_ID_PATTERN,
+                                    description=TASK_ID_RULE)
     inputs: list[DataReference] = Field(default_factory=list)
     parameters: dict[str, Any] = Field(default_factory=dict)
     callback: Callback | None = None
+    priority: int = Field(default=0, ge=-1_000_000, le=1_000_000)
+
+    @field_validator("task_id", "workflow_id")
+    @classmethod
+    def _not_a_path_step(cls, value: str | None) -> str | None:
+        if value is not None and not valid_task_id(value):
+            raise ValueError(f"must be {TASK_ID_RULE}")
+        return value
 
 
 class ExecuteResponse(BaseModel):
@@ -102,11 +126,16 @@ class ExecuteResponse(BaseModel):
 
 
 class TaskRecord(BaseModel):
-    """Answer of `GET /control/status/{task_id}`."""
+    """Answer of `GET /control/status/{task_id}`.
+
+    `result` is the inline value of a complete task's output (when small);
+    `callback` is the callback it was given, secret-looking header values masked.
+    """
 
     task_id: str
     method: str
     workflow_id: str | None = None
+    user: str | None = None
     status: TaskStatus
     progress: float = 0
     details: dict[str, Any] = Field(default_factory=dict)
@@ -116,6 +145,11 @@ class TaskRecord(BaseModel):
     finished_at: str | None = None
     user: str | None = None
     interrupted: bool = False  # ended by a shutdown or restart, not by its work
+    cancellable: bool = True
+    pausable: bool = False
+    priority: int = 0
+    callback: Callback | None = None
+    result: Any = None
 
 
 class OutputResponse(BaseModel):

@@ -1,10 +1,15 @@
 """Task queries for `GET /control/tasks` and `POST /control/tasks/query`.
 
 Three styles, as users of async-task APIs expect:
-- simple: `?status=running,complete&method=LongProcess&workflow_id=w1`
+- simple: `?status=running,complete&method=LongProcess&workflow_id=w1`, or seed 001's
+  `?State=Completed,Cancellable=True` (a comma followed by `Name=` starts a new condition)
 - deepObject: `?filter[created_at][gt]=2026-01-01T00:00:00Z&filter[status][ne]=failed`
 - JSON body: `{"filter": {"created_at": {"op": "gt", "value": "..."}, "status": "complete"}}`
 Conditions are joined by AND; results are newest first and paginated.
+
+Field names are case-insensitive and include seed 001's (`Id`, `State`, `Cancellable`,
+`CreationTime`, `StartingTime`, `CompletedTime`, `User`, `Progress`, `Error`); state values
+may be spelled its way too (`Completed`, `NotStarted`, ...), in any case.
 """
 
 from __future__ import annotations
@@ -19,8 +24,21 @@ FIELDS = {
     "task_id": "task_id", "id": "task_id", "method": "method", "workflow_id": "workflow_id",
     "status": "status", "state": "status", "progress": "progress", "user": "user",
     "created_at": "created", "started_at": "started", "finished_at": "finished",
+    "creationtime": "created", "startingtime": "started", "completedtime": "finished",
+    "cancellable": "cancellable", "error": "error",
 }
 TIME_FIELDS = {"created", "started", "finished"}
+BOOL_FIELDS = {"cancellable"}
+#: Every spelling of a state a client may send (lower-cased), and the status it means.
+STATE_SPELLINGS = {
+    "pending": "pending", "notstarted": "pending", "not_started": "pending", "queued": "pending",
+    "waiting": "pending",
+    "running": "running", "inprogress": "running",
+    "stopping": "stopping", "paused": "paused",
+    "complete": "complete", "completed": "complete", "succeeded": "complete", "success": "complete",
+    "failed": "failed", "failure": "failed", "error": "failed",
+    "cancelled": "cancelled", "canceled": "cancelled", "aborted": "cancelled",
+}
 OPERATORS = {"eq", "ne", "gt", "lt", "ge", "le", "like", "notlike", "in"}
 _DEEP = re.compile(r"^filter\[([^\]]+)\](?:\[([^\]]+)\])?$")
 
@@ -34,6 +52,8 @@ Condition = tuple[str, str, Any]
 
 def _parse_time(field: str, value: Any) -> float:
     if isinstance(value, (int, float)):
+        if not abs(value) < 1e11:  # seconds since 1970: beyond year 5000, or NaN
+            raise QueryError(f"filter on {field}: {value!r} is not a time in range")
         return to_micros(float(value))
     try:
         text = str(value).strip().replace("Z", "+00:00")
@@ -62,14 +82,55 @@ def condition(field: str, op: str, value: Any) -> Condition:
         op, value = "in", [v.strip() for v in value.split(",") if v.strip()]
     if op == "in" and not isinstance(value, list):
         value = [value]
+    if any(not isinstance(v, (str, int, float, bool)) and v is not None for v in (value if op == "in" else [value])):
+        raise QueryError(f"filter on {field}: values must be strings or numbers (a list of them for 'in')")
     if attr in TIME_FIELDS and op not in ("like", "notlike"):
         value = [_parse_time(field, v) for v in value] if op == "in" else _parse_time(field, value)
+    elif attr == "status" and op not in ("like", "notlike"):
+        value = [_state(v) for v in value] if op == "in" else _state(value)
+    elif attr in BOOL_FIELDS:
+        value = [_boolean(field, v) for v in value] if op == "in" else _boolean(field, value)
     elif attr == "progress":
         try:
             value = [float(v) for v in value] if op == "in" else float(value)
         except (TypeError, ValueError) as exc:
             raise QueryError(f"filter on progress: {value!r} is not a number") from exc
     return attr, op, value
+
+
+def _state(value: Any) -> str:
+    """Our status word for any accepted spelling (`Completed` -> `complete`); others pass as given."""
+    text = str(value).strip()
+    return STATE_SPELLINGS.get(text.lower().replace(" ", ""), text)
+
+
+def _boolean(field: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "$true"):
+        return True
+    if text in ("false", "0", "no", "$false"):
+        return False
+    raise QueryError(f"filter on {field}: {value!r} is not true or false")
+
+
+_NEXT_CONDITION = re.compile(r",\s*([A-Za-z_][A-Za-z0-9_]*)\s*=")
+
+
+def split_simple(key: str, value: str) -> list[tuple[str, str]]:
+    """`State=Completed,Cancellable=True` -> two conditions; `status=a,b` stays one list.
+
+    Only a comma followed by a known field name and `=` starts a new condition.
+    """
+    pairs: list[tuple[str, str]] = []
+    start = 0
+    for match in _NEXT_CONDITION.finditer(value):
+        if match.group(1).lower() in FIELDS:
+            pairs.append((key, value[start:match.start()]))
+            key, start = match.group(1), match.end()
+    pairs.append((key, value[start:]))
+    return pairs
 
 
 def from_query_params(params: Iterable[tuple[str, str]]) -> list[Condition]:
@@ -82,7 +143,7 @@ def from_query_params(params: Iterable[tuple[str, str]]) -> list[Condition]:
             field, op = match.group(1), (match.group(2) or "value")
             deep.setdefault(field, {})[op] = value
         elif key.lower() in FIELDS:
-            conds.append(condition(key, "eq", value))
+            conds.extend(condition(k, "eq", v) for k, v in split_simple(key, value))
     for field, spec in deep.items():
         if "value" in spec:  # filter[f][op]=gt&filter[f][value]=x  (seed style)
             conds.append(condition(field, spec.get("op", "eq"), spec["value"]))
@@ -107,9 +168,9 @@ def from_json(body: Mapping[str, Any]) -> list[Condition]:
 
 
 def _value(entry: Any, attr: str) -> Any:
-    value = getattr(entry, attr)
+    value = getattr(entry, attr, None)
     if attr == "status":
-        return value.value
+        return getattr(value, "value", value)
     if attr in TIME_FIELDS and value is not None:
         return to_micros(float(value))
     return value

@@ -20,6 +20,7 @@ from typing import Any
 import uvicorn
 
 from .app import create_app
+from .logs import configure as configure_logging
 from .manager import TaskManager
 from .settings import ServiceSettings
 from .version import version_text
@@ -43,12 +44,14 @@ def run(service_module: ModuleType | Any, settings: ServiceSettings | None = Non
         print(version_text(Path(sys.argv[0]).name or "service"))
         return
     settings = settings or ServiceSettings()
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_format, settings.log_level)
+    for noisy in ("httpx", "httpcore"):  # their request lines show whole URLs, which may carry tokens
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     app = create_app(service_module, settings=settings)
     manager: TaskManager = app.state.manager
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level,
-                            access_log=settings.access_log, timeout_graceful_shutdown=settings.shutdown_grace + 1)
+                            access_log=settings.access_log, timeout_graceful_shutdown=settings.shutdown_grace + 1,
+                            log_config=None)  # uvicorn's records go through taskservice.logs
     logger.info("serving %s on %s:%s", ", ".join(app.state.methods) or "no methods", settings.host, settings.port)
     _Server(config, manager).run()
     if manager.stats()["running_jobs"]:

@@ -104,13 +104,13 @@ class SqliteRecords(RecordStore):
             self._touches[entry.task_id] = entry.touched
 
     def finish(self, row: Row, done: Callable[[], None]) -> None:
-        if self._closed:  # a task that outlived the shutdown: its record was already written as interrupted
-            done()
-            return
         with self._cv:
-            self._forget.pop(row.task_id, None)
-            self._finals.append((row, done))
-            self._cv.notify()
+            if not self._closed:
+                self._forget.pop(row.task_id, None)
+                self._finals.append((row, done))
+                self._cv.notify()
+                return
+        done()  # a task that outlived the shutdown: its record was already written as interrupted
 
     def forget(self, task_ids: list[str]) -> None:
         with self._cv:
@@ -148,6 +148,7 @@ class SqliteRecords(RecordStore):
             if closing:
                 with self._cv:
                     if not (self._dirty or self._touches or self._finals or self._forget):
+                        self._closed = True
                         return
 
     def _write(self, rows: list[Row], finals: list[tuple[Row, Callable[[], None]]],
@@ -189,7 +190,8 @@ class SqliteRecords(RecordStore):
             self._cv.notify()
         if self._thread is not None:
             self._thread.join(30)
-        self._closed = True
+        with self._cv:
+            self._closed = True
         try:
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error:

@@ -1,14 +1,15 @@
-"""The handle a background method receives: progress, details, cancellation."""
+"""The handle a background method receives: progress, details, cancellation, pause."""
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from .models import ExecuteRequest
+from .models import DataReference, ExecuteRequest
 
 if TYPE_CHECKING:
+    from .inputs import InputPolicy
     from .manager import TaskManager, _Entry
 
 
@@ -44,6 +45,19 @@ class Task:
         """A `threading.Event` set on a stop request, for code that waits on one."""
         return self._manager.cancel_event(self._entry)
 
+    @property
+    def paused(self) -> bool:
+        """True while a pause is asked (methods declared `@method(pausable=True)`)."""
+        return self._manager.is_paused(self._entry)
+
+    def wait_while_paused(self, timeout: float | None = None) -> bool:
+        """Block while the task is paused, waking at once on resume or stop; True when cancelled.
+
+        A pausable method calls it between steps (or when `task.paused` turns
+        true, after bringing its hardware to a safe halt).
+        """
+        return self._manager.wait_while_paused(self._entry, timeout)
+
     def check_cancelled(self) -> None:
         if self._entry.cancel_reason is not None:
             raise TaskCancelled(f"task {self.id} was cancelled")
@@ -59,3 +73,33 @@ class Task:
     def output_path(self, name: str) -> Path:
         """A file path for this task's output, in the service's data directory."""
         return self._manager.output_path(self.id, name)
+
+    # -- inputs, read under the service's rules (taskservice.inputs) --------------------------
+
+    @property
+    def inputs(self) -> InputPolicy:
+        """Where this service may read inputs from (file roots, allowed hosts, size bound)."""
+        return input_policy(self._manager)
+
+    def open_input(self, ref: DataReference, max_bytes: int | None = None) -> BinaryIO:
+        """A binary file object over an input; InputRefused names the rule when it may not be read."""
+        return self.inputs.open(ref, max_bytes)
+
+    def read_input(self, ref: DataReference, max_bytes: int | None = None) -> bytes:
+        """An input's bytes, at most `max_bytes`."""
+        return self.inputs.read_bytes(ref, max_bytes)
+
+    def load_input(self, ref: DataReference, max_bytes: int | None = None) -> Any:
+        """An input's value: inline data as is, JSON parsed, other formats as text."""
+        return self.inputs.load(ref, max_bytes)
+
+
+def input_policy(manager: Any) -> InputPolicy:
+    """The manager's input rules (set by `create_app`), else those of the default settings."""
+    policy = getattr(manager, "input_policy", None)
+    if policy is None:
+        from .inputs import InputPolicy
+        from .settings import ServiceSettings
+        policy = InputPolicy.from_settings(ServiceSettings())
+        manager.input_policy = policy
+    return policy

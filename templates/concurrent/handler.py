@@ -24,5 +24,6 @@ from taskservice import (  # noqa: F401
     task_manager,
 )
 from taskservice.data import file_reference, load  # noqa: F401
+from taskservice.inputs import InputRefused  # noqa: F401  (an input the service's rules refuse)
 
 StatusResponse = TaskRecord  # the seed's name for a status answer

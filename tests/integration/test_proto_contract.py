@@ -19,7 +19,7 @@ import pytest
 from google.protobuf import json_format
 
 from taskservice import models
-from tests.support import ROOT, ServiceProcess, wait_until
+from tests.support import ROOT, ServiceProcess, free_port, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,8 @@ def test_every_answer_parses_into_its_message(pb, service):
         request = {"method": "LongProcess", "task_id": "proto-1", "workflow_id": "wf",
                    "inputs": [{"protocol": "inline", "uri": "inline://x", "format": "json", "data": {"a": [1, 2]}}],
                    "parameters": {"duration": 0.2, "steps": 2},
-                   "callback": {"url": f"{service.url}/health", "method": "POST", "headers": {"x": "y"}}}
+                   "callback": {"url": f"http://127.0.0.1:{free_port()}/hook", "method": "POST",
+                                "headers": {"x": "y"}}}  # not the service itself: callbacks may not reach it
         parse(pb, "ExecuteRequest", request)
         started = http.post("/control/execute", json=request)
         assert started.status_code == 202

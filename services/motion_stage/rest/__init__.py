@@ -32,4 +32,4 @@ def mount(app: FastAPI, settings: MotionSettings | None = None) -> None:
     app.add_exception_handler(VendorError, refused)
     for router in (connection.router, servo.router, motion.router, position.router, *procedures.routers, io.router):
         app.include_router(router, dependencies=dependencies)
-    app.include_router(stream.router, dependencies=dependencies)
+    app.include_router(stream.router)   # authenticates in the handshake itself (see stream.py)

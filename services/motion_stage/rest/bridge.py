@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -53,8 +53,8 @@ def _params(app: FastAPI, method: str, params: dict[str, Any]) -> tuple[Any, Exe
 
 async def call(app: FastAPI, method: str, **params: Any) -> Any:
     """Run a quick operation (off the event loop) and return its result."""
-    _, request = _params(app, method, params)
-    return await run_in_threadpool(app.state.methods[method].fn, request)
+    _, execute = _params(app, method, params)
+    return await run_in_threadpool(app.state.methods[method].fn, execute)
 
 
 async def require_connected(app: FastAPI) -> None:
@@ -64,19 +64,21 @@ async def require_connected(app: FastAPI) -> None:
         raise ControllerUnavailable("motion controller is disconnected; POST /connection/connect first")
 
 
-def submit(app: FastAPI, method: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Create a background task of `method` exactly as /control/execute would; returns its record."""
+def submit(request: Request, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Create a background task of `method` exactly as /control/execute would (owned by the caller)."""
+    app = request.app
+    user = getattr(request.scope.get("principal"), "user", None)
     manager = app.state.manager
     spec = app.state.methods[method]
-    validated, request = _params(app, method, params)
+    validated, execute = _params(app, method, params)
     if not manager.accepting:
         raise ShuttingDown("service is shutting down")
-    request.task_id = new_task_id()
+    execute.task_id = new_task_id()
     settings = app.state.settings
-    return manager.submit(request, lambda task: spec.fn(request, task), params=validated,
-                          resource=spec.resource_key(request, validated), limit=spec.options.concurrency,
+    return manager.submit(execute, lambda task: spec.fn(execute, task), params=validated,
+                          resource=spec.resource_key(execute, validated), limit=spec.options.concurrency,
                           queue=spec.options.queue, timeout=spec.options.timeout or settings.task_timeout,
-                          fp=fingerprint(request), callback=None, spill=spec.options.spill)
+                          fp=fingerprint(execute), callback=None, user=user, spill=spec.options.spill)
 
 
 def accepted(record: dict[str, Any], status_prefix: str, message: str) -> dict[str, Any]:

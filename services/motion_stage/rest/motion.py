@@ -16,14 +16,14 @@ router = APIRouter(prefix="/move", tags=["motion"])
 async def move_absolute(body: MoveAbsoluteRequest, request: Request) -> dict[str, Any]:
     """Start a move to `position`; poll /move/status/{task_id}, stop with /move/stop/{task_id}."""
     await require_connected(request.app)
-    record = submit(request.app, "MoveAbsolute", body.to_params())
+    record = submit(request, "MoveAbsolute", body.to_params())
     return accepted(record, "/move", "Movement task created and execution started")
 
 
 @router.post("/relative", status_code=202)
 async def move_relative(body: MoveRelativeRequest, request: Request) -> dict[str, Any]:
     await require_connected(request.app)
-    record = submit(request.app, "MoveRelative", body.to_params())
+    record = submit(request, "MoveRelative", body.to_params())
     return accepted(record, "/move", "Movement task created and execution started")
 
 
@@ -56,7 +56,7 @@ async def emergency_stop(request: Request) -> dict[str, Any]:
 
 async def _interpolated(request: Request, method: str, params: dict[str, Any]) -> dict[str, Any]:
     await require_connected(request.app)
-    record = submit(request.app, method, params)
+    record = submit(request, method, params)
     done = await finished(request.app, record["task_id"])
     return {"success": done["status"] == "completed", "task_id": record["task_id"], "status": done["status"],
             "error": done["error"], "axes": params["axes"]}

@@ -31,14 +31,14 @@ async def power(request: Request, channel: int = Query(1, ge=1, le=2)) -> dict[s
 @alignment.post("/flat/execute", status_code=202)
 async def flat(body: FlatAlignmentRequest, request: Request) -> dict[str, Any]:
     await require_connected(request.app)
-    record = submit(request.app, "FlatAlignment", body.to_params())
+    record = submit(request, "FlatAlignment", body.to_params())
     return accepted(record, "/alignment", "Flat alignment task created and execution started")
 
 
 @alignment.post("/focus/execute", status_code=202)
 async def focus(body: FocusAlignmentRequest, request: Request) -> dict[str, Any]:
     await require_connected(request.app)
-    record = submit(request.app, "FocusAlignment", body.to_params())
+    record = submit(request, "FocusAlignment", body.to_params())
     return accepted(record, "/alignment", f"Focus alignment task created and execution started (zMode={body.zMode})")
 
 
@@ -56,7 +56,7 @@ async def alignment_stop(task_id: str, request: Request) -> dict[str, Any]:
 @angle.post("/execute", status_code=202)
 async def adjust(body: AngleAdjustmentRequest, request: Request) -> dict[str, Any]:
     await require_connected(request.app)
-    record = submit(request.app, "AngleAdjustment", body.to_params())
+    record = submit(request, "AngleAdjustment", body.to_params())
     return accepted(record, "/angle-adjustment",
                     f"{body.stage.name} angle adjustment task created and execution started")
 
@@ -83,7 +83,7 @@ async def angle_stop_stage(body: StageRequest, request: Request) -> dict[str, An
 async def measure(body: ProfileMeasurementRequest, request: Request, response: Response) -> dict[str, Any]:
     """Measure a profile and answer with the data (it runs as a task meanwhile); 422 when it fails."""
     await require_connected(request.app)
-    record = submit(request.app, "ProfileMeasurement", body.to_params())
+    record = submit(request, "ProfileMeasurement", body.to_params())
     done = await finished(request.app, record["task_id"])
     base = {"main_axis_number": body.scan_axis, "signal_ch_number": body.signal_ch1_number,
             "scan_range": body.scan_range, "scan_speed": body.scan_speed, "task_id": record["task_id"]}
@@ -104,7 +104,7 @@ async def measure(body: ProfileMeasurementRequest, request: Request, response: R
 @profile.post("/measure/execute", status_code=202)
 async def measure_task(body: ProfileMeasurementRequest, request: Request) -> dict[str, Any]:
     await require_connected(request.app)
-    record = submit(request.app, "ProfileMeasurement", body.to_params())
+    record = submit(request, "ProfileMeasurement", body.to_params())
     return accepted(record, "/profile", f"Profile measurement task created on axis {body.scan_axis}")
 
 

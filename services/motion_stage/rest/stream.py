@@ -49,6 +49,9 @@ async def stream(ws: WebSocket) -> None:
     app = ws.app
     manager = app.state.manager
     period = 1.0 / float(app.state.ws_rate_hz)
+    access = getattr(app.state, "access", None)
+    if access is not None:
+        access.ws_principal(ws)   # the service's key, as for /control/ws: refused before the handshake
     await ws.accept()
     loop = asyncio.get_running_loop()
     changes: asyncio.Queue[dict[str, Any]] = asyncio.Queue()

@@ -235,6 +235,10 @@ FLAT = {"mainStageNumberX": 1, "mainStageNumberY": 2, "searchRangeX": 40.0, "sea
 
 
 def test_flat_and_focus_alignment(api):
+    # earlier tests stopped axes at timing-dependent places: start both stages from a known spot
+    for axes in ((1, 2, 3), (7, 8, 9)):
+        r = api.post("/move/3d", json={"axis1": axes[0], "axis2": axes[1], "axis3": axes[2], "x": 0, "y": 0, "z": 0})
+        assert r.json()["success"] is True, r.text
     r = api.post("/alignment/flat/execute", json=FLAT)
     assert r.status_code == 202 and r.json()["operation_type"] == "flat_alignment"
     done = wait_done(api, "/alignment", r.json()["task_id"])
@@ -373,7 +377,7 @@ def test_station_exclusivity_and_the_api_key(tmp_path_factory):
                 async with websockets.connect(str(c.base_url.copy_with(scheme="ws", path="/ws"))):
                     return False
             except websockets.InvalidStatus as exc:
-                return exc.response.status_code == 401
+                return exc.response.status_code in (401, 403)
         assert asyncio.run(refused())
         tid = c.post("/move/relative", json={"axis_id": 1, "distance": 2.0, "speed": 0.5}).json()["task_id"]
         right = c.post("/move/relative", json={"axis_id": 7, "distance": 1.0})

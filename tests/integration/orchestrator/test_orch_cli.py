@@ -141,3 +141,30 @@ def test_every_command_prints_its_version():
         cwd = ROOT / "templates" / "concurrent" if cmd[1] == "service.py" else ROOT
         r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
         assert r.returncode == 0 and version in r.stdout, (cmd, r.stdout, r.stderr)
+
+
+def test_orch_cli_watch_says_when_no_worker_runs_then_goes_on(redis_server, service, tmp_path):
+    from .conftest import Orchestrator
+
+    orch = Orchestrator(redis_server.url, env={"ORCHESTRATOR_NO_WORKER_WARNING": "0.5"})
+    try:
+        bp, di, params = files(tmp_path, service, long_params(DIAMOND, 0.05, 1))
+        err_path = tmp_path / "watch.err"
+        with open(err_path, "w") as err_file:
+            proc = subprocess.Popen([PYTHON, "-m", "orchestrator.cli", "--url", orch.base, "submit", bp, di,
+                                     "--parameters", params, "--workflow-id", "cli-idle", "--watch"],
+                                    cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err_file,
+                                    env={"PATH": "/usr/bin:/bin", "COLUMNS": "200"})
+        try:
+            wait_until(lambda: "warning: no live worker" in err_path.read_text(), timeout=30,
+                       what="the no-worker warning in --watch")
+            assert "no live worker" in " ".join(orch.workflow("cli-idle")["warnings"])
+            orch.start_worker()
+            assert proc.wait(60) == 0, err_path.read_text()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert "workflow cli-idle complete (100%)" in err_path.read_text()
+        assert orch.workflow("cli-idle")["warnings"] == []
+    finally:
+        orch.close()

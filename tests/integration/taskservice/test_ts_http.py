@@ -446,9 +446,10 @@ def test_dataset_file_chained_into_training(client):
 def test_train_model_with_unreadable_input_fails_cleanly(client):
     tid = uid("trainbad")
     bad = {"protocol": "file", "uri": "file:///nonexistent/data.csv", "format": "csv"}
-    execute(client, "TrainModel", tid, inputs=[bad], parameters={"epochs": 2})
-    rec = wait_done(client, tid)
-    assert rec["status"] == "failed" and rec["error"]
+    r = execute(client, "TrainModel", tid, inputs=[bad], parameters={"epochs": 2})
+    assert r.status_code == 422, r.text  # refused at the door: outside the file roots
+    assert r.json()["detail"][0]["loc"] == ["body", "inputs", 0, "uri"]
+    assert client.get(f"/control/status/{tid}").status_code == 404
     assert client.get("/health").json()["status"] == "ok"
 
 
