@@ -23,6 +23,7 @@ def test_orch_openapi_fuzzed_without_server_errors(redis_server, tmp_path):
     orch = Orchestrator(redis_server.url, env={"ORCHESTRATOR_API_KEY": "fuzz-key",
                                                "ORCHESTRATOR_MAX_BODY_BYTES": "1000000"})
     try:
+        orch.start_worker()  # `/ready` answers 503 (rightly) while no worker serves the queue
         doc = orch.http.get("/openapi.json")
         assert doc.status_code == 200
         documented = doc.json()["paths"]["/workflows"]["post"]["responses"]
