@@ -30,7 +30,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 venv: $(VENV)/.installed
 
 test: system venv
-	$(PY) -m pytest
+	$(PY) -m pytest -n 3 --dist loadfile
 
 # KEEP=1 leaves the stack running until Ctrl-C, so the printed commands can be tried
 DEMO_FLAGS := $(if $(KEEP),--keep)

@@ -17,12 +17,12 @@ import secrets
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
+import orjson
 import redis
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from orchestrator.auth import PrincipalDep, current_principal, ensure_visible
 from orchestrator.blueprint import BlueprintError, Graph, parse_blueprint
@@ -36,74 +36,22 @@ from orchestrator.observe import api_event
 from orchestrator.ops import install as install_ops
 from orchestrator.readiness import workflow_warnings
 from orchestrator.limits import BodyLimit
+from orchestrator.routedocs import APP_DESCRIPTION, ROUTES
 from orchestrator.runner import stop_node_task
+from orchestrator.schemas import ChangedResponse, SubmitRequest, SubmitResponse
 from orchestrator.settings import Settings
 from orchestrator.store import Store
 from orchestrator.strictjson import StrictJSONRoute, validation_error
 from orchestrator.events import events_router, install_ui
 from orchestrator.views import summary_view, task_view, workflow_view
 from taskservice.apikeys import KeyRing, Principal
-from taskservice.models import DataReference, TaskStatus
+from taskservice.models import TaskStatus
 
 MAX_OFFSET = 10**9
 BRIEF_FIELDS = ("status", "progress", "attempt", "task_id", "error")  # what a workflow view shows per node
-REPLACED_MAX_RETRIES = ("max_retries was replaced: service outages are tolerated for ORCHESTRATOR_OUTAGE_TOLERANCE "
-                        "seconds, and options.max_attempts (per container: options.node_max_attempts) "
-                        "gives a node its service fails more attempts")
-
-
-class WorkflowOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    node_timeout: float | None = Field(None, gt=0, description="seconds a node may run (default: none)")
-    node_timeouts: dict[str, Annotated[float, Field(gt=0, allow_inf_nan=False)]] = Field(
-        default_factory=dict, description="per container (or container.operation) timeouts")
-    max_attempts: int | None = Field(None, ge=1, le=100, description="attempts of a node its service fails (default 1)")
-    node_max_attempts: dict[str, Annotated[int, Field(ge=1, le=100)]] = Field(
-        default_factory=dict, description="per container (or container.operation) max_attempts")
-    max_retries: int | None = Field(None, description="replaced: see max_attempts and ORCHESTRATOR_OUTAGE_TOLERANCE")
-
-    @field_validator("max_retries")
-    @classmethod
-    def _replaced(cls, v: int | None) -> None:
-        if v is not None:
-            raise ValueError(REPLACED_MAX_RETRIES)
-        return None
-    fail_fast: bool | None = Field(None, description="a failed node cancels the others (default true)")
-
-
-class SubmitRequest(BaseModel):
-    model_config = ConfigDict(allow_inf_nan=False)
-
-    blueprint: dict[str, Any]
-    dockerinfo: dict[str, Any] | list[Any] | None = None
-    inputs: list[DataReference] = Field(default_factory=list)
-    parameters: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    workflow_id: str | None = Field(None, pattern=WORKFLOW_ID_PATTERN,
-                                    description="ASCII letters, digits, '_', '.', '-'; at most 128")
-    services_api_key: str | None = Field(None, description="bearer token sent to this workflow's services "
-                                         "(never returned)")
-    options: WorkflowOptions = Field(default_factory=WorkflowOptions)
-
-
-class SubmitResponse(BaseModel):
-    workflow_id: str
-    status: TaskStatus
-    user: str | None = None
-
-
-class ErrorResponse(BaseModel):
-    """Every 4xx/5xx: `detail` says what is wrong and names the field, header or node at fault."""
-
-    detail: str | list[dict[str, Any]] | dict[str, Any]
-    field: str | None = None
-
-
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    what = {401: "missing or wrong bearer token", 404: "no such workflow (or not yours)",
-            409: "the workflow is not in a state that allows this", 413: "request body too large",
-            422: "invalid input; `detail` names the field", 503: "Redis unavailable"}
-    return {c: {"model": ErrorResponse, "description": what[c]} for c in codes}
+def _json(content: dict[str, Any]) -> Response:
+    """Prebuilt JSON for the read routes: their models (`routedocs`) document it, orjson writes it."""
+    return Response(orjson.dumps(content), media_type="application/json")
 
 
 def get_settings(request: Request) -> Settings:
@@ -158,7 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await app.state.aredis.aclose()
 
     app = FastAPIOffline(title="Orchestrator API", version="1.0.0", lifespan=lifespan,
-                         description="Blueprint workflows stored in Redis and run by RQ workers, exactly once.")
+                         description=APP_DESCRIPTION)
     app.router.route_class = StrictJSONRoute
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.state.settings = settings
@@ -178,7 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def redis_down(_: Request, exc: redis.RedisError) -> JSONResponse:
         return JSONResponse(status_code=503, content={"detail": f"Redis unavailable: {type(exc).__name__}"})
 
-    @app.get("/health", responses={503: {"description": "Redis unavailable"}})
+    @app.get("/health", **ROUTES["health"])
     def health(store: StoreDep) -> JSONResponse:
         """Liveness and Redis; `egress` says whether the services policy is the default or configured."""
         egress = policy.describe()
@@ -193,8 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     auth = [Depends(current_principal)]
 
-    @app.post("/workflows", status_code=201, response_model=SubmitResponse, dependencies=auth,
-              responses=_errors(401, 409, 413, 422, 503))
+    @app.post("/workflows", status_code=201, response_model=SubmitResponse, dependencies=auth, **ROUTES["submit"])
     def submit(body: SubmitRequest, request: Request, store: StoreDep, jobs: Annotated[Jobs, Depends(get_jobs)],
                settings: SettingsDep, who: PrincipalDep) -> SubmitResponse:
         graph = parse_blueprint(body.blueprint, body.dockerinfo if body.dockerinfo is not None else {},
@@ -227,16 +174,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api_event(store.r, settings.prefix, "submitted", wid, who.user, nodes=len(graph.vertices))
         return SubmitResponse(workflow_id=wid, status=TaskStatus.PENDING, user=who.user)
 
-    @app.get("/workflows", dependencies=auth, responses=_errors(401, 422, 503))
+    @app.get("/workflows", dependencies=auth, **ROUTES["list"])
     def list_workflows(store: StoreDep, who: PrincipalDep, status: TaskStatus | None = None,
                        user: Annotated[str | None, Query(pattern=USER_PATTERN,
                                                          description="only this user's workflows")] = None,
                        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                       offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> dict[str, Any]:
+                       offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> Response:
         """Workflows newest first; a `user` sees only its own, an admin all (or one user's with `?user=`)."""
         if not who.is_admin:
             if user is not None and user != who.user:
-                return {"workflows": [], "total": 0, "offset": offset, "limit": limit}
+                return _json({"workflows": [], "total": 0, "offset": offset, "limit": limit})
             user = who.user or ""
         ids, total = store.list_ids(status.value if status else None, offset, limit, user=user)
         names = ("workflow_id", "status", "created_at", "started_at", "finished_at", "updated_at", "error",
@@ -249,18 +196,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if row[0] is None:  # expired; maintenance drops its index entry
                 continue
             out.append(summary_view(dict(zip(names, row))))
-        return {"workflows": out, "total": total, "offset": offset, "limit": limit}
+        return _json({"workflows": out, "total": total, "offset": offset, "limit": limit})
 
-    @app.get("/workflows/{workflow_id}", dependencies=auth, responses=_errors(401, 404, 422, 503))
+    @app.get("/workflows/{workflow_id}", dependencies=auth, **ROUTES["status"])
     def get_workflow(workflow_id: WorkflowId, store: StoreDep, graphs: GraphsDep, who: PrincipalDep,
                      request: Request, nodes: Annotated[bool, Query(description="include the per-node list")] = True
-                     ) -> dict[str, Any]:
+                     ) -> Response:
         """The workflow; `?nodes=false` leaves out the per-node list (cheap for big workflows)."""
         wf, graph = _visible(graphs, who, workflow_id)
         if not nodes:
             failed = wf.get("failed_node")
             err = store.r.hget(store.node_key(workflow_id, failed), "error") if failed is not None else None
-            return workflow_view(wf, graph, None, err)
+            return _json(workflow_view(wf, graph, None, err))
         pipe = store.r.pipeline(transaction=False)
         for i in range(len(graph.vertices)):  # the small fields only: never the payloads
             pipe.hmget(store.node_key(workflow_id, i), *BRIEF_FIELDS, "scheduled")
@@ -268,13 +215,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         view = workflow_view(wf, graph, [{k: r[k] for k in BRIEF_FIELDS} for r in rows])
         view["warnings"] = workflow_warnings(store.r, request.app.state.workers, settings, wf, rows,
                                              store.dedicated_key(workflow_id))
-        return view
+        return _json(view)
 
-    @app.get("/workflows/{workflow_id}/tasks", dependencies=auth, responses=_errors(401, 404, 422, 503))
+    @app.get("/workflows/{workflow_id}/tasks", dependencies=auth, **ROUTES["tasks"])
     def list_tasks(workflow_id: WorkflowId, store: StoreDep, graphs: GraphsDep, who: PrincipalDep,
                    status: Annotated[TaskStatus | None, Query(description="only nodes in this status")] = None,
                    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-                   limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> dict[str, Any]:
+                   limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> Response:
         """Node runs in blueprint order, a page at a time (`offset`, `limit`, `status`). Each payload
         appears once: a node fed by others names them in `inputs_from` instead of repeating their outputs
         (`GET .../tasks/{node}` has its `inputs`)."""
@@ -301,15 +248,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for row in roots:
                 row.setdefault("inputs", inputs)
         nxt = offset + len(indexes)
-        return {"workflow_id": workflow_id, "total": total, "offset": offset, "limit": limit,
+        return _json({"workflow_id": workflow_id, "total": total, "offset": offset, "limit": limit,
                 "next_offset": nxt if nxt < total else None,
-                "tasks": [task_view(workflow_id, wf, graph, i, row, inputs=False) for i, row in zip(indexes, rows)]}
+                       "tasks": [task_view(workflow_id, wf, graph, i, row, inputs=False)
+                                 for i, row in zip(indexes, rows)]})
 
-    @app.get("/workflows/{workflow_id}/tasks/{task_id}", dependencies=auth, responses=_errors(401, 404, 422, 503))
+    @app.get("/workflows/{workflow_id}/tasks/{task_id}", dependencies=auth, **ROUTES["task"])
     def get_task(workflow_id: WorkflowId, store: StoreDep, graphs: GraphsDep, who: PrincipalDep,
                  task_id: Annotated[str, Path(pattern=TASK_REF_PATTERN,
                                               description="task id, node name (container.operation) or index")]
-                 ) -> dict[str, Any]:
+                 ) -> Response:
         """One node run, with its inputs and output."""
         wf, graph = _visible(graphs, who, workflow_id)
         i: int | None = None
@@ -332,15 +280,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     break
         if i is None:
             raise HTTPException(404, f"task {task_id!r} not found in workflow {workflow_id!r}")
-        return task_view(workflow_id, wf, graph, i, store.node(workflow_id, i))
+        return _json(task_view(workflow_id, wf, graph, i, store.node(workflow_id, i)))
 
     async def _stop_all(store: Store, control: ControlClient, wid: str, nodes: list[int]) -> None:
         await asyncio.gather(*(stop_node_task(store, control, settings, wid, i) for i in nodes),
                              return_exceptions=True)
 
-    @app.post("/workflows/{workflow_id}/cancel", dependencies=auth, responses=_errors(401, 404, 409, 422, 503))
+    @app.post("/workflows/{workflow_id}/cancel", dependencies=auth, **ROUTES["cancel"])
     async def cancel(workflow_id: WorkflowId, store: StoreDep, settings: SettingsDep, who: PrincipalDep,
-                     control: Annotated[ControlClient, Depends(get_control)]) -> dict[str, Any]:
+                     control: Annotated[ControlClient, Depends(get_control)]) -> ChangedResponse:
         _check_owner(store, who, workflow_id)
         code, status, to_stop = store.cancel(workflow_id, settings.retention_seconds)
         if code < 0:
@@ -351,9 +299,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api_event(store.r, settings.prefix, "cancelled", workflow_id, who.user, nodes_stopped=len(to_stop))
         return {"workflow_id": workflow_id, "status": status}
 
-    @app.post("/workflows/{workflow_id}/retry", dependencies=auth, responses=_errors(401, 404, 409, 422, 503))
+    @app.post("/workflows/{workflow_id}/retry", dependencies=auth, **ROUTES["retry"])
     def retry(workflow_id: WorkflowId, store: StoreDep, settings: SettingsDep, who: PrincipalDep,
-              jobs: Annotated[Jobs, Depends(get_jobs)]) -> dict[str, Any]:
+              jobs: Annotated[Jobs, Depends(get_jobs)]) -> ChangedResponse:
         _check_owner(store, who, workflow_id)
         code, status, to_start = store.retry(workflow_id, settings.lease_ttl)
         if code < 0:
@@ -367,9 +315,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api_event(store.r, settings.prefix, "retried", workflow_id, who.user, nodes_restarted=len(to_start))
         return {"workflow_id": workflow_id, "status": status}
 
-    @app.delete("/workflows/{workflow_id}", dependencies=auth, responses=_errors(401, 404, 422, 503))
+    @app.delete("/workflows/{workflow_id}", dependencies=auth, **ROUTES["delete"])
     async def delete(workflow_id: WorkflowId, store: StoreDep, settings: SettingsDep, who: PrincipalDep,
-                     control: Annotated[ControlClient, Depends(get_control)]) -> dict[str, Any]:
+                     control: Annotated[ControlClient, Depends(get_control)]) -> ChangedResponse:
         _check_owner(store, who, workflow_id)
         code, _, to_stop = store.cancel(workflow_id, settings.retention_seconds)
         if code < 0:

@@ -58,6 +58,7 @@ from orchestrator.auth import current_principal_or_query, ensure_visible
 from orchestrator.blueprint import Graph
 from orchestrator.ids import WORKFLOW_ID_PATTERN
 from orchestrator.readiness import stalled_warnings
+from orchestrator.routedocs import EVENT_SCHEMA, EVENTS_DOC, EVENTS_EXAMPLE
 from orchestrator.store import Store
 from orchestrator.strictjson import StrictJSONRoute
 from orchestrator.views import num as _num
@@ -254,7 +255,9 @@ def events_router() -> APIRouter:
     error = {"content": {"application/json": {"schema": {"type": "object", "properties": {"detail": {}}}}}}
 
     @router.get("/workflows/{workflow_id}/events", response_class=EventSourceResponse,
-                responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+                **EVENTS_DOC,
+                responses={200: {"content": {"text/event-stream": {"schema": EVENT_SCHEMA,
+                                                                   "example": EVENTS_EXAMPLE}},
                                  "description": "the event stream"},
                            401: {**error, "description": "missing or wrong token"},
                            404: {**error, "description": "no such workflow (or not yours)"},
