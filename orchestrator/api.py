@@ -35,7 +35,6 @@ from orchestrator.jobs import Jobs
 from orchestrator.observe import api_event
 from orchestrator.ops import install as install_ops
 from orchestrator.readiness import workflow_warnings
-from orchestrator.limits import BodyLimit
 from orchestrator.routedocs import APP_DESCRIPTION, ROUTES
 from orchestrator.runner import stop_node_task
 from orchestrator.schemas import ChangedResponse, SubmitRequest, SubmitResponse
@@ -45,6 +44,7 @@ from orchestrator.strictjson import StrictJSONRoute, validation_error
 from orchestrator.events import events_router, install_ui
 from orchestrator.views import summary_view, task_view, workflow_view
 from taskservice.apikeys import KeyRing, Principal
+from taskservice.limits import BodyLimit
 from taskservice.models import TaskStatus
 
 MAX_OFFSET = 10**9
@@ -108,7 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPIOffline(title="Orchestrator API", version="1.0.0", lifespan=lifespan,
                          description=APP_DESCRIPTION)
     app.router.route_class = StrictJSONRoute
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, setting="ORCHESTRATOR_MAX_BODY_BYTES")
     app.state.settings = settings
     app.state.policy = policy
     app.state.keyring = KeyRing.from_settings(settings.api_key, settings.api_keys)

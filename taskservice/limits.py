@@ -3,7 +3,8 @@
 A pure ASGI middleware: a declared `Content-Length` above the limit is
 refused before any of the body is read; a body streamed without one is
 counted chunk by chunk and refused as soon as it passes the limit, so a
-refused body never sits in memory.
+refused body never sits in memory. Both APIs use it (the template's
+`SERVICE_MAX_BODY_BYTES`, the orchestrator's `ORCHESTRATOR_MAX_BODY_BYTES`).
 """
 
 from __future__ import annotations
@@ -11,12 +12,17 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from starlette.exceptions import HTTPException
 
 Scope = dict[str, Any]
 
 
-class BodyTooLarge(Exception):
-    """Raised from `receive` once the body passes the limit."""
+class BodyTooLarge(HTTPException):
+    """Raised from `receive` once the body passes the limit: an HTTP error, so that a framework reading the
+    body (FastAPI turns other errors there into a 400) answers it as the 413 it is."""
+
+    def __init__(self, max_bytes: int, setting: str) -> None:
+        super().__init__(413, f"request body larger than {max_bytes} bytes ({setting})")
 
 
 class BodyLimit:
@@ -33,7 +39,11 @@ class BodyLimit:
             return
         for name, value in scope["headers"]:
             if name == b"content-length":
-                if not value.isdigit() or int(value) > self.max_bytes:
+                if not value.strip().isdigit():
+                    await _answer(send, 400, {"detail": "Content-Length header is not a number",
+                                              "field": "Content-Length"})
+                    return
+                if int(value) > self.max_bytes:
                     await self._refuse(send)
                     return
                 break
@@ -46,7 +56,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(self.max_bytes, self.setting)
             return message
 
         async def watched_send(message: dict[str, Any]) -> None:
@@ -63,8 +73,14 @@ class BodyLimit:
             await self._refuse(send)
 
     async def _refuse(self, send: Any) -> None:
-        body = orjson.dumps({"detail": f"request body larger than {self.max_bytes} bytes ({self.setting})"})
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                                (b"connection", b"close")]})
-        await send({"type": "http.response.body", "body": body})
+        await _answer(send, 413, {"detail": f"request body larger than {self.max_bytes} bytes ({self.setting})",
+                                  "field": "Content-Length"})
+
+
+async def _answer(send: Any, status: int, detail: dict[str, str]) -> None:
+    """A small JSON answer that closes the connection (the rest of the body is never read)."""
+    body = orjson.dumps(detail)
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
