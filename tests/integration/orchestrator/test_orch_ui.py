@@ -1,18 +1,15 @@
 """The `/ui` dashboard in a real headless Chromium (Debian `chromium` + `chromium-driver`).
 
-Set `ORCHESTRATOR_UI_SCREENSHOT=docs/dashboard.png` to refresh the README's screenshot.
+The README's screenshots come from `python scripts/dashboard_screenshots.py` (a 200-node run).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import httpx
 import pytest
-
-from tests.support import ROOT
 
 from .conftest import EXAMPLES, dockerinfo_for, load, long_params
 
@@ -78,8 +75,6 @@ def test_orch_ui_live_graph_details_and_cancel(orch, service, browser, tmp_path)
     shot = tmp_path / "dashboard.png"
     browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000
-    if os.environ.get("ORCHESTRATOR_UI_SCREENSHOT"):
-        shutil.copy(shot, ROOT / os.environ["ORCHESTRATOR_UI_SCREENSHOT"])
     api_left = httpx.get(f"{orch.base}/workflows/{quick}/tasks/left.LongProcess", timeout=5).json()
     details = browser.find_element(By.ID, "details").text
     assert api_left["task_id"] in details and service.url in details and "complete" in details
