@@ -31,7 +31,7 @@ import random
 import threading
 import time
 import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 
 __all__ = ["SimConfig", "SimulatedHardware", "create"]
@@ -1412,23 +1412,19 @@ class Axis3D(_Interpolated):
         return args
 
     def MoveAbsolute(self, *args):  # noqa: N802
-        if args and isinstance(args[0], _Struct):
-            point, rest = args[0], args[1:]
-            xyz = (point.X, point.Y, point.Z)
-        else:
-            xyz, rest = args[:3], args[3:]
-        err = self._move(tuple(xyz))
-        if str(err) == "None":
-            self._dout(rest)
-        return err
+        return self._command(self._move, args)
 
     def MoveRelative(self, *args):  # noqa: N802
+        return self._command(self._relative, args)
+
+    def _command(self, move, args: tuple):
+        """Both overloads of the vendor's moves: (Point3D, [dout...]) or (x, y, z, [dout...])."""
         if args and isinstance(args[0], _Struct):
             point, rest = args[0], args[1:]
             xyz = (point.X, point.Y, point.Z)
         else:
             xyz, rest = args[:3], args[3:]
-        err = self._relative(tuple(xyz))
+        err = move(tuple(xyz))
         if str(err) == "None":
             self._dout(rest)
         return err

@@ -10,8 +10,19 @@ import subprocess
 
 import websockets.sync.client as ws_client
 
-from tests.support import ROOT, ServiceProcess, wait_until
+from tests.support import ROOT, ServiceProcess
 
+
+
+def assert_prompt_sigterm(proc) -> None:
+    """SIGTERM ends the service well before uvicorn's graceful timeout (grace + 1 = 11 s) would."""
+    proc.popen.send_signal(signal.SIGTERM)
+    try:
+        code = proc.popen.wait(timeout=8)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"service still running after SIGTERM:\n{proc.log()}") from None
+    assert code in (0, -signal.SIGTERM), proc.log()
+    assert "graceful shutdown exceeded" not in proc.log()
 
 def test_sigterm_after_a_websocket_client_left_is_prompt(tmp_path):
     proc = ServiceProcess(ROOT / "templates" / "concurrent", name="ws-shutdown",
@@ -21,14 +32,7 @@ def test_sigterm_after_a_websocket_client_left_is_prompt(tmp_path):
         with ws_client.connect(f"ws://127.0.0.1:{proc.port}/control/ws") as ws:
             first = json.loads(ws.recv(timeout=10))
             assert first["type"] == "snapshot"
-        proc.popen.send_signal(signal.SIGTERM)
-        # uvicorn would wait its graceful timeout (grace + 1 = 11 s) for a handler that never returns
-        try:
-            code = proc.popen.wait(timeout=8)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"service still running after SIGTERM:\n{proc.log()}") from None
-        assert code in (0, -signal.SIGTERM), proc.log()
-        assert "graceful shutdown exceeded" not in proc.log()
+        assert_prompt_sigterm(proc)
     finally:
         proc.stop()
 
@@ -40,12 +44,6 @@ def test_sigterm_with_a_websocket_client_still_connected_is_prompt(tmp_path):
     try:
         with ws_client.connect(f"ws://127.0.0.1:{proc.port}/control/ws") as ws:
             assert json.loads(ws.recv(timeout=10))["type"] == "snapshot"
-            proc.popen.send_signal(signal.SIGTERM)
-            try:
-                code = proc.popen.wait(timeout=8)
-            except subprocess.TimeoutExpired:
-                raise AssertionError(f"service still running after SIGTERM:\n{proc.log()}") from None
-        assert code in (0, -signal.SIGTERM), proc.log()
-        assert "graceful shutdown exceeded" not in proc.log()
+            assert_prompt_sigterm(proc)
     finally:
         proc.stop()
