@@ -40,7 +40,7 @@ def start_nodes(workflow_id: str, indexes: list[int]) -> str:
     so a node costs a claim, not a whole RQ job)."""
     if _runner is None:
         raise RuntimeError("start_nodes must run inside `python -m worker` (orchestrator.worker)")
-    return ",".join(_runner.start(workflow_id, int(i)) for i in indexes)
+    return ",".join(_runner.start_many(workflow_id, [int(i) for i in indexes]))
 
 
 # a fan-out is cut into at most about this many jobs (so every worker gets a share) of at most

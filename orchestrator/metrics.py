@@ -1,9 +1,10 @@
 """Orchestrator metrics that count what every worker did, kept in Redis and exposed by the API.
 
-Workers and API replicas add to Redis hashes (`HINCRBY`, one pipelined round
-trip per node end); `RedisCollector` reads them when Prometheus scrapes
-`GET /metrics` on the API, together with gauges read live (workflows by
-status, live workers, queue depth). So any API replica reports the totals of
+Workers and API replicas add to Redis hashes (`HINCRBY`; a busy worker sends
+the node ends it counted in one pipelined round trip at most every 0.1 s, see
+`NodeEnds`); `RedisCollector` reads them when Prometheus scrapes `GET /metrics`
+on the API, together with gauges read live (workflows by status, live workers,
+queue depth). So any API replica reports the totals of
 the whole deployment, not what its own process saw.
 
 Keys: `{prefix}:metrics:counts` (hash: `nodes:{status}`, `retries`,
@@ -42,13 +43,46 @@ def _bucket(seconds: float) -> str:
     return "+Inf"
 
 
-def add_node_end(pipe: Any, keys: MetricsKeys, status: str, seconds: float | None) -> None:
-    """Queue on `pipe` the counts of one node that ended with `status` after `seconds`."""
-    pipe.hincrby(keys.counts, f"nodes:{status}", 1)
-    if seconds is not None:
-        pipe.hincrby(keys.durations, f"{status}|{_bucket(seconds)}", 1)
-        pipe.hincrbyfloat(keys.durations, f"{status}|sum", max(seconds, 0.0))
-        pipe.hincrby(keys.durations, f"{status}|count", 1)
+class NodeEnds:
+    """Node ends counted in a worker between two flushes to Redis (see `NodeObserver.flush`)."""
+
+    def __init__(self) -> None:
+        self.nodes = 0
+        self.counts: dict[str, int] = {}      # `{prefix}:metrics:counts` field -> increment
+        self.durations: dict[str, int] = {}   # `{prefix}:metrics:node_seconds` bucket/count field -> increment
+        self.seconds: dict[str, float] = {}   # status -> seconds to add to `{status}|sum`
+
+    def __bool__(self) -> bool:
+        return self.nodes > 0
+
+    def add(self, status: str, seconds: float | None) -> None:
+        self.nodes += 1
+        _inc(self.counts, f"nodes:{status}", 1)
+        if seconds is not None:
+            _inc(self.durations, f"{status}|{_bucket(seconds)}", 1)
+            _inc(self.durations, f"{status}|count", 1)
+            self.seconds[status] = self.seconds.get(status, 0.0) + max(seconds, 0.0)
+
+    def merge(self, other: NodeEnds) -> None:
+        self.nodes += other.nodes
+        for mine, theirs in ((self.counts, other.counts), (self.durations, other.durations)):
+            for k, v in theirs.items():
+                _inc(mine, k, v)
+        for k, x in other.seconds.items():
+            self.seconds[k] = self.seconds.get(k, 0.0) + x
+
+    def add_to(self, pipe: Any, keys: MetricsKeys) -> None:
+        """Queue the increments on `pipe` (one command per field that changed)."""
+        for k, v in self.counts.items():
+            pipe.hincrby(keys.counts, k, v)
+        for k, v in self.durations.items():
+            pipe.hincrby(keys.durations, k, v)
+        for status, x in self.seconds.items():
+            pipe.hincrbyfloat(keys.durations, f"{status}|sum", x)
+
+
+def _inc(d: dict[str, int], key: str, n: int) -> None:
+    d[key] = d.get(key, 0) + n
 
 
 def add_count(pipe: Any, keys: MetricsKeys, field: str, n: int = 1) -> None:

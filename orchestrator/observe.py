@@ -10,12 +10,13 @@ worker.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
 import redis
 
-from orchestrator.metrics import MetricsKeys, add_count, add_node_end
+from orchestrator.metrics import MetricsKeys, NodeEnds, add_count
 from orchestrator.workers import WorkerRegistry
 from taskservice.logs import get_logger
 
@@ -28,6 +29,9 @@ def _ids(node: Any) -> dict[str, Any]:
             "attempt": node.attempt}
 
 
+FLUSH_INTERVAL = 0.1  # seconds: node-end counts of a busy worker reach Redis at most this late
+
+
 class NodeObserver:
     """Logs and counts one worker's node events; keeps its presence fresh."""
 
@@ -37,7 +41,13 @@ class NodeObserver:
         self.keys = MetricsKeys(prefix)
         self.registry = WorkerRegistry(r, prefix, worker_ttl)
         self.log = log.bind(worker=worker_id)
-        self._claims = 0  # counted locally, added to Redis with the next node end or heartbeat (no extra round trip)
+        self._claims = 0  # counted locally, added to Redis with the next flush of node ends or heartbeat
+        # node ends counted locally and added to Redis in one pipeline at most every FLUSH_INTERVAL
+        # (at once when the last flush is older, or a workflow ended): a busy worker pays one round
+        # trip for many nodes, an idle one shows each end at once
+        self._ends = NodeEnds()
+        self._last_flush = 0.0
+        self._flush_due: asyncio.TimerHandle | None = None
 
     def _count(self, field: str) -> None:
         try:
@@ -52,19 +62,41 @@ class NodeObserver:
 
     def beat(self, nodes: list[str]) -> None:
         self.registry.beat(self.worker, nodes)
-        self._flush_claims(None)
+        self.flush()
 
-    def _flush_claims(self, pipe: Any) -> None:
-        n, self._claims = self._claims, 0
-        if not n:
-            return
-        if pipe is not None:
-            pipe.hincrby(self.keys.counts, "claims", n)
+    def flush(self) -> None:
+        """Add the node ends and claims counted since the last flush to Redis (one round trip)."""
+        if self._flush_due is not None:
+            self._flush_due.cancel()
+            self._flush_due = None
+        self._last_flush = time.monotonic()
+        ends, self._ends = self._ends, NodeEnds()
+        claims, self._claims = self._claims, 0
+        if not ends and not claims:
             return
         try:
-            self.r.hincrby(self.keys.counts, "claims", n)
-        except redis.RedisError:
-            self._claims += n
+            pipe = self.r.pipeline(transaction=False)
+            ends.add_to(pipe, self.keys)
+            if claims:
+                pipe.hincrby(self.keys.counts, "claims", claims)
+            if ends:
+                self.registry.node_done(self.worker, pipe, ends.nodes)
+            pipe.execute()
+        except redis.RedisError:  # metrics never stop the work: counted again with the next flush
+            self._ends.merge(ends)
+            self._claims += claims
+
+    def _flush_soon(self, now: bool) -> None:
+        if now or time.monotonic() - self._last_flush >= FLUSH_INTERVAL:
+            self.flush()
+            return
+        if self._flush_due is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # not on an event loop: no later, so now
+                self.flush()
+                return
+            self._flush_due = loop.call_at(loop.time() + FLUSH_INTERVAL, self.flush)
 
     def unregister(self) -> None:
         try:
@@ -86,16 +118,11 @@ class NodeObserver:
         self._count("retries")
         self.log.warning("node retried", reason=reason, retries=retries, delay=delay, **_ids(node))
 
-    def ended(self, node: Any, status: str, error: str | None = None) -> None:
+    def ended(self, node: Any, status: str, error: str | None = None, workflow_ended: bool = False) -> None:
+        """A node ended: its line now, its counts with the next flush (at once when its workflow ended)."""
         seconds = time.time() - node.started_ts if node.started_ts else None
-        try:
-            pipe = self.r.pipeline(transaction=False)
-            add_node_end(pipe, self.keys, status, seconds)
-            self._flush_claims(pipe)
-            self.registry.node_done(self.worker, pipe)
-            pipe.execute()
-        except redis.RedisError:
-            pass
+        self._ends.add(status, seconds)
+        self._flush_soon(workflow_ended)
         extra = {"duration": round(seconds, 6)} if seconds is not None else {}
         if status == "failed":
             self.log.error("node failed", error=error, **extra, **_ids(node))

@@ -49,6 +49,9 @@ from taskservice.models import TaskStatus
 log = logging.getLogger("orchestrator.runner")
 
 FINAL = {"complete", "failed", "cancelled"}
+# children made ready by a node's completion that the finishing worker claims and drives itself (a
+# chain or a DAG never queues a node; a wider fan-out shares the rest through RQ)
+CLAIM_AT_FINISH = 16
 
 
 class NodeFailed(Exception):
@@ -190,6 +193,7 @@ class Runner:
         for t in list(self.tasks.values()):
             t.cancel()
         await asyncio.gather(*self.tasks.values(), *loops, return_exceptions=True)
+        self.observer.flush()
         try:
             self.store.release(self.worker_id, members)  # others take over at once
             if self.only:
@@ -222,12 +226,20 @@ class Runner:
     # starting nodes ---------------------------------------------------------------
     def start(self, workflow_id: str, index: int) -> str:
         """Called by the RQ job in the main thread: claim, then hand over to the loop."""
-        claim = self.store.claim(workflow_id, index, self.worker_id, self.settings.lease_ttl)
-        if claim is None:
-            return "skipped"
-        assert self.loop is not None
-        self.loop.call_soon_threadsafe(self._spawn, claim)
-        return "started"
+        return self.start_many(workflow_id, [index])[0]
+
+    def start_many(self, workflow_id: str, indexes: list[int]) -> list[str]:
+        """`start` for a chunk of a fan-out: one claim script for all, one hand-over to the loop."""
+        claims = self.store.claim_many(workflow_id, indexes, self.worker_id, self.settings.lease_ttl)
+        taken = [c for c in claims if c is not None]
+        if taken:
+            assert self.loop is not None
+            self.loop.call_soon_threadsafe(self._spawn_all, taken)
+        return ["skipped" if c is None else "started" for c in claims]
+
+    def _spawn_all(self, claims: list[Claim]) -> None:
+        for claim in claims:
+            self._spawn(claim)
 
     def _spawn(self, claim: Claim) -> None:
         member = f"{claim.workflow_id}|{claim.index}"
@@ -588,19 +600,21 @@ class Runner:
         res = self.store.finish(node.wid, node.index, status.value, fields,
                                 retention=self.settings.retention_seconds, fail_fast=node.fail_fast,
                                 lease_ttl=self.settings.lease_ttl, wf_error=wf_error, token=node.token,
-                                claim_as=self.worker_id)
+                                claim_as=self.worker_id, claim_max=CLAIM_AT_FINISH)
         if not res.changed:
             if status is TaskStatus.COMPLETE:
                 await self._start_queued_children(node)
             return
-        self.observer.ended(node, status.value, fields.get("error"))
-        if res.to_start:
-            # The first ready child continues here at once, claimed by the finish script itself
-            # (no queue, no extra round trip); the others go through RQ so every worker shares a fan-out.
-            if res.to_start[1:]:
-                self.jobs.enqueue(node.wid, res.to_start[1:], dedicated=res.dedicated)
-            if res.claim is not None:
-                self._spawn(res.claim)
+        # The children made ready continue here at once, claimed by the finish script itself (no queue,
+        # no extra round trip), up to CLAIM_AT_FINISH; the rest of a wide fan-out goes through RQ, so
+        # every worker shares it. They start before this node's own bookkeeping below.
+        for claim in res.claims:
+            self._spawn(claim)
+        if res.queued:
+            self.jobs.enqueue(node.wid, res.queued, dedicated=res.dedicated)
+        if res.claims:
+            await asyncio.sleep(0)  # let the children send their executes first
+        self.observer.ended(node, status.value, fields.get("error"), workflow_ended=res.workflow_status in FINAL)
         if res.to_stop:
             await asyncio.gather(*(self.stop_node(node.wid, j) for j in res.to_stop))
 

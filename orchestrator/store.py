@@ -70,7 +70,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -105,8 +105,9 @@ local function set_wf_status(wid, new)
 end
 -- the one way a node's status (and scheduled flag; nil: unchanged) changes: keeps the
 -- workflow's counters (active, done, failed, cancelled) right in O(1)
--- (old_st, old_sched: the node's current values when the caller has just read them)
-local function set_node(wid, i, new_st, new_sched, old_st, old_sched)
+-- (old_st, old_sched: the node's current values when the caller has just read them; extra: more
+-- field/value pairs written with the status in the same HSET)
+local function set_node(wid, i, new_st, new_sched, old_st, old_sched, extra)
   local k = nkey(wid, i)
   local f = {old_st, old_sched}
   if not old_st then f = redis.call('HMGET', k, 'status', 'scheduled') end
@@ -118,8 +119,10 @@ local function set_node(wid, i, new_st, new_sched, old_st, old_sched)
     if f[1] and COUNTER[f[1]] then redis.call('HINCRBY', wk, COUNTER[f[1]], -1) end
     if COUNTER[new_st] then redis.call('HINCRBY', wk, COUNTER[new_st], 1) end
   end
-  if new_sched then redis.call('HSET', k, 'status', new_st, 'scheduled', new_sched)
-  else redis.call('HSET', k, 'status', new_st) end
+  local fields = {'status', new_st}
+  if new_sched then fields[3] = 'scheduled'; fields[4] = new_sched end
+  if extra then for _, v in ipairs(extra) do fields[#fields + 1] = v end end
+  redis.call('HSET', k, unpack(fields))
 end
 -- per-workflow byte size (spec + what the nodes stored), and the finished history's total
 local function add_bytes(wid, n)
@@ -216,13 +219,45 @@ local function schedule(wid, i, lease_until, out)
     out[#out + 1] = tostring(i)
   end
 end
+-- the parents' stored outputs as one JSON array (ctx.outs: outputs already read in this call)
+local function parent_outputs(wid, parents, ctx)
+  local outs = {}
+  for p in string.gmatch(parents or '', '%d+') do
+    local o = ctx.outs[p]
+    if o == nil then
+      o = redis.call('HGET', nkey(wid, p), 'output') or 'null'
+      ctx.outs[p] = o
+    end
+    outs[#outs + 1] = o
+  end
+  return '[' .. table.concat(outs, ',') .. ']'
+end
+-- the workflow's status for a claim (once per call, in ctx.wst): a pending workflow starts running
+local function claim_wf_status(wid, now_iso, ctx)
+  if ctx.wst then return ctx.wst end
+  local wk = wfkey(wid)
+  local wst = redis.call('HGET', wk, 'status')
+  if wst == 'pending' then
+    set_wf_status(wid, 'running')
+    redis.call('HSET', wk, 'started_at', now_iso, 'updated_at', now_iso)
+    wst = 'running'
+    pub_wf(wid)
+  end
+  ctx.wst = wst or ''
+  return ctx.wst
+end
+local CLAIM_FIELDS = {'status', 'scheduled', 'token', 'parents', 'attempt', 'started_ts', 'retries', 'stop_sent'}
+local function claim_reply(wst, f, token, wid, ctx)
+  return {wst, f[1], f[5] or '1', f[6] or '', f[7] or '0', f[8] or '', parent_outputs(wid, f[4], ctx),
+          tostring(token)}
+end
 -- take node i's lease for `me`: false, or what the worker needs to drive it (see Store.claim).
 -- A claim by a new owner (a first start or a takeover) increments the node's token.
-local function claim_node(wid, i, me, now, lease_until, now_iso)
+-- ctx: what the claims of one script call share (a new table per call: {outs = {}})
+local function claim_node(wid, i, me, now, lease_until, now_iso, ctx)
   local k = nkey(wid, i)
   local m = wid .. '|' .. i
-  local f = redis.call('HMGET', k, 'status', 'scheduled', 'token', 'parents', 'attempt', 'started_ts', 'retries',
-                       'stop_sent')
+  local f = redis.call('HMGET', k, unpack(CLAIM_FIELDS))
   local st = f[1]
   if (not st) or is_final(st) then drop_lease(wid, i); return false end
   if st == 'pending' and f[2] ~= '1' then return false end
@@ -232,22 +267,28 @@ local function claim_node(wid, i, me, now, lease_until, now_iso)
   end
   local token = f[3]
   if owner ~= me or not token then token = redis.call('HINCRBY', k, 'token', 1) end
-  redis.call('HSET', P .. ':lease_owner', m, me)
+  if owner ~= me then redis.call('HSET', P .. ':lease_owner', m, me) end
   redis.call('ZADD', P .. ':leases', lease_until, m)
-  local wk = wfkey(wid)
-  local wst = redis.call('HGET', wk, 'status')
-  if wst == 'pending' then
-    set_wf_status(wid, 'running')
-    redis.call('HSET', wk, 'started_at', now_iso, 'updated_at', now_iso)
-    wst = 'running'
-    pub_wf(wid)
+  return claim_reply(claim_wf_status(wid, now_iso, ctx), f, token, wid, ctx)
+end
+-- a child whose last parent just completed (the caller counts it active): its lease entry, taken
+-- by `me` at once (returns the claim) or queued for any worker (returns false); nil when the
+-- child is not pending or already scheduled. Needs ctx.wst (the workflow is live).
+local function take_ready(wid, c, lease_until, me, ctx)
+  local k = nkey(wid, c)
+  local f = redis.call('HMGET', k, unpack(CLAIM_FIELDS))
+  if f[1] ~= 'pending' or f[2] == '1' then return nil end
+  local m = wid .. '|' .. c
+  redis.call('ZADD', P .. ':leases', lease_until, m)
+  if not me then
+    redis.call('HSET', k, 'scheduled', '1')
+    redis.call('HSET', P .. ':lease_owner', m, 'queued')
+    return false
   end
-  local outs = {}
-  for p in string.gmatch(f[4] or '', '%d+') do
-    outs[#outs + 1] = redis.call('HGET', nkey(wid, p), 'output') or 'null'
-  end
-  return {wst or '', st, f[5] or '1', f[6] or '', f[7] or '0', f[8] or '', '[' .. table.concat(outs, ',') .. ']',
-          tostring(token)}
+  local token = tonumber(f[3] or '0') + 1
+  redis.call('HSET', k, 'scheduled', '1', 'token', token)
+  redis.call('HSET', P .. ':lease_owner', m, me)
+  return claim_reply(ctx.wst, f, token, wid, ctx)
 end
 -- a fenced write: '' is an unfenced caller (the API); anything else must be the node's token
 local function stale(held, token) return token ~= '' and held ~= token end
@@ -285,8 +326,21 @@ return out
 """
 
 _CLAIM = _LUA_COMMON + r"""
--- ARGV: P, wid, i, me, now, lease_until, now_iso
-return claim_node(ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7])
+-- ARGV: P, wid, me, now, lease_until, now_iso, i1, i2, ... → per index: 0 (not claimed), or 1 and
+-- its claim (8 values, see claim_node); the workflow's status and shared parents' outputs are read once
+local wid, me, now, lease_until, now_iso = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
+local ctx = {outs = {}}
+local out = {}
+for pos = 7, #ARGV do
+  local c = claim_node(wid, ARGV[pos], me, now, lease_until, now_iso, ctx)
+  if c then
+    out[#out + 1] = 1
+    for _, v in ipairs(c) do out[#out + 1] = v end
+  else
+    out[#out + 1] = 0
+  end
+end
+return out
 """
 
 _PATCH = _LUA_COMMON + r"""
@@ -299,8 +353,10 @@ local st = f[1]
 if not st then return {0} end
 if stale(f[2], ARGV[6]) then return {-2} end
 if ARGV[4] ~= '' and not string.find(',' .. ARGV[4] .. ',', ',' .. st .. ',', 1, true) then return {0} end
-if ARGV[5] ~= '' and ARGV[5] ~= st then set_node(wid, i, ARGV[5], nil, st, f[3]) end
-for pos = 7, #ARGV, 2 do redis.call('HSET', k, ARGV[pos], ARGV[pos + 1]) end
+local extra = {}
+for pos = 7, #ARGV do extra[#extra + 1] = ARGV[pos] end
+if ARGV[5] ~= '' and ARGV[5] ~= st then set_node(wid, i, ARGV[5], nil, st, f[3], extra)
+elseif #extra > 0 then redis.call('HSET', k, unpack(extra)) end
 pub_node(wid, i)
 return {1, st}
 """
@@ -322,73 +378,96 @@ return {1, attempt}
 
 _FINISH = _LUA_COMMON + r"""
 -- ARGV: P, wid, i, status, now_ts, now_iso, retention, fail_fast, lease_until, wf_error, token, claim_as,
---       k1, v1, ...
+--       claim_max, k1, v1, ...
 -- O(1) but for the children it schedules and the end of the workflow (counters, no scan).
--- claim_as (a worker id, or ''): that worker also claims the first child it schedules (one round
--- trip per hop instead of two); the claim is appended as in Store.claim.
+-- claim_as (a worker id, or ''): that worker also claims up to claim_max of the children made
+-- ready (no queue, no extra round trip); their claims are appended as in Store.claim.
+-- The hot path reads the workflow's hash once and writes its counters back in one HSET.
 local wid, i, status, now_ts, now_iso = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local retention, fail_fast, lease_until, wf_error = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+local me, claim_max = ARGV[12], tonumber(ARGV[13])
 local k = nkey(wid, i)
 local nf = redis.call('HMGET', k, 'status', 'token', 'scheduled', 'children')
 local st = nf[1]
 if not st then return {0} end
 if stale(nf[2], ARGV[11]) then return {-2} end
 if is_final(st) then return {0} end
-set_node(wid, i, status, nil, st, nf[3])
+local wk = wfkey(wid)
+local w = redis.call('HMGET', wk, 'status', 'total', 'active', 'done', 'failed', 'cancelled', 'bytes', 'failed_node')
+local wst = w[1]
+local wst0 = wst
+local total = tonumber(w[2] or '0')
+local n = {active = tonumber(w[3] or '0'), done = tonumber(w[4] or '0'), failed = tonumber(w[5] or '0'),
+           cancelled = tonumber(w[6] or '0')}
+-- the node itself: st is live, status final
+if is_active(st, nf[3]) then n.active = n.active - 1 end
+if COUNTER[status] then n[COUNTER[status]] = n[COUNTER[status]] + 1 end
 local size = 0
-local fields = {'finished_at', now_iso, 'updated_at', now_iso}
-for pos = 13, #ARGV, 2 do
+local fields = {'status', status, 'finished_at', now_iso, 'updated_at', now_iso}
+local ctx = {outs = {}}
+if wst ~= 'pending' then ctx.wst = wst end  -- a pending one starts running with its first claim below
+for pos = 14, #ARGV, 2 do
   fields[#fields + 1] = ARGV[pos]
   fields[#fields + 1] = ARGV[pos + 1]
   size = size + #ARGV[pos + 1]
+  if ARGV[pos] == 'output' then ctx.outs[i] = ARGV[pos + 1] end
 end
 redis.call('HSET', k, unpack(fields))
-add_bytes(wid, size)
+local bytes = tonumber(w[7] or '0') + size
+if size > 0 and wst0 and is_final(wst0) and redis.call('HEXISTS', P .. ':finished_size', wid) == 1 then
+  redis.call('HINCRBY', P .. ':finished_size', wid, size)
+  redis.call('INCRBY', P .. ':finished_bytes', size)
+end
 drop_lease(wid, i)
 pub_node(wid, i)
-local wk = wfkey(wid)
-local wst = redis.call('HGET', wk, 'status')
-local wst0 = wst
-local to_start, to_stop = {}, {}
+local to_start, to_stop, claims = {}, {}, {}
 local live = (wst == 'pending' or wst == 'running')
 if status == 'complete' then
   for c in string.gmatch(nf[4] or '', '%d+') do
     local left = redis.call('HINCRBY', nkey(wid, c), 'remaining', -1)
-    if live and left <= 0 then schedule(wid, c, lease_until, to_start) end
+    if live and left <= 0 then
+      if not ctx.wst then
+        wst = claim_wf_status(wid, now_iso, ctx)
+        wst0 = wst  -- the start is published there
+      end
+      local who = nil
+      if me ~= '' and #claims < claim_max then who = me end
+      local cl = take_ready(wid, c, lease_until, who, ctx)
+      if cl ~= nil then
+        n.active = n.active + 1
+        to_start[#to_start + 1] = c
+        if cl then claims[#claims + 1] = cl end
+      end
+    end
   end
-elseif live then
-  if not redis.call('HGET', wk, 'failed_node') then
-    redis.call('HSET', wk, 'error', wf_error, 'failed_node', i)
-  end
+end
+redis.call('HSET', wk, 'active', n.active, 'done', n.done, 'failed', n.failed, 'cancelled', n.cancelled,
+           'bytes', bytes, 'updated_at', now_iso)
+if status ~= 'complete' and live then
+  if not w[8] then redis.call('HSET', wk, 'error', wf_error, 'failed_node', i) end
   if fail_fast == '1' then
-    stop_live_nodes(wid, tonumber(redis.call('HGET', wk, 'total') or '0'), now_iso, to_stop)
+    stop_live_nodes(wid, total, now_iso, to_stop)
     finish_wf(wid, 'failed', now_ts, now_iso, retention)
     wst = 'failed'
   end
 end
 if wst == 'pending' or wst == 'running' or wst == 'stopping' then
-  local c = redis.call('HMGET', wk, 'done', 'total', 'active')
-  if wst ~= 'stopping' and tonumber(c[1] or '0') == tonumber(c[2] or '0') then
+  if wst ~= 'stopping' and n.done == total then
     finish_wf(wid, 'complete', now_ts, now_iso, retention)
     wst = 'complete'
-  elseif tonumber(c[3] or '0') <= 0 then
+  elseif n.active <= 0 then
     if wst == 'stopping' then wst = 'cancelled' else wst = 'failed' end
     finish_wf(wid, wst, now_ts, now_iso, retention)
   end
 end
-redis.call('HSET', wk, 'updated_at', now_iso)
 if wst ~= wst0 or status == 'complete' then pub_wf(wid) end
 -- whether a dedicated worker serves the workflow (saves Jobs.enqueue a round trip)
 local dedicated = 0
-if #to_start > 1 then dedicated = redis.call('EXISTS', P .. ':dedicated:' .. wid) end
-local claimed = false
-if ARGV[12] ~= '' and #to_start > 0 then
-  claimed = claim_node(wid, to_start[1], ARGV[12], tonumber(now_ts), lease_until, now_iso)
-end
-local out = {1, wst, #to_start, dedicated, #to_stop}
+if #to_start > #claims then dedicated = redis.call('EXISTS', P .. ':dedicated:' .. wid) end
+local out = {1, wst, #to_start, dedicated, #to_stop, #claims}
 for _, v in ipairs(to_start) do out[#out + 1] = v end
 for _, v in ipairs(to_stop) do out[#out + 1] = v end
-if claimed then for _, v in ipairs(claimed) do out[#out + 1] = v end end
+for _, cl in ipairs(claims) do for _, v in ipairs(cl) do out[#out + 1] = v end end
 return out
 """
 
@@ -546,8 +625,18 @@ class FinishResult:
     workflow_status: str = ""
     to_start: list[int] | None = None
     to_stop: list[int] | None = None
-    dedicated: bool = False  # a dedicated worker serves the workflow (known when to_start has 2+)
-    claim: Claim | None = None  # to_start[0] claimed for `claim_as` (None: not asked, or not claimable)
+    dedicated: bool = False  # a dedicated worker serves the workflow (known when some of to_start are queued)
+    claims: list[Claim] = field(default_factory=list)  # the first of to_start, claimed for `claim_as`
+
+    @property
+    def claim(self) -> Claim | None:
+        """The first child claimed for `claim_as` (None: not asked, or none ready)."""
+        return self.claims[0] if self.claims else None
+
+    @property
+    def queued(self) -> list[int]:
+        """Children made ready and not claimed by the caller: for any worker (an RQ job)."""
+        return (self.to_start or [])[len(self.claims):]
 
 
 # what a workflow and each node hash cost in Redis besides the spec and the values the nodes
@@ -762,9 +851,24 @@ class Store:
     # transitions ------------------------------------------------------------
     def claim(self, wid: str, i: int, me: str, lease_ttl: float) -> Claim | None:
         """Take the node's lease; a new owner gets a new (greater) fencing token."""
+        return self.claim_many(wid, [i], me, lease_ttl)[0]
+
+    def claim_many(self, wid: str, indexes: list[int], me: str, lease_ttl: float) -> list[Claim | None]:
+        """`claim` for several nodes of one workflow in one script call (a chunk of a fan-out)."""
+        if not indexes:
+            return []
         now = time.time()
-        res = self._claim(args=[self.p, wid, i, me, repr(now), repr(now + lease_ttl), now_iso()])
-        return self._claim_from(wid, i, res) if res else None
+        res = self._claim(args=[self.p, wid, me, repr(now), repr(now + lease_ttl), now_iso(), *indexes])
+        out: list[Claim | None] = []
+        pos = 0
+        for i in indexes:
+            if int(res[pos]) == 1:
+                out.append(self._claim_from(wid, i, res[pos + 1:pos + 9]))
+                pos += 9
+            else:
+                out.append(None)
+                pos += 1
+        return out
 
     @staticmethod
     def _claim_from(wid: str, i: int | str, res: list[Any]) -> Claim:
@@ -797,13 +901,14 @@ class Store:
 
     def finish(self, wid: str, i: int, status: str, fields: dict[str, Any], *, retention: float,
                fail_fast: bool, lease_ttl: float, wf_error: str = "", token: int | None = None,
-               claim_as: str | None = None) -> FinishResult:
-        """End a node and advance its workflow; with `claim_as`, that worker also claims the first
-        child made ready (`FinishResult.claim`). Raises `LeaseLost` when `token` is stale."""
+               claim_as: str | None = None, claim_max: int = 1) -> FinishResult:
+        """End a node and advance its workflow; with `claim_as`, that worker also claims up to
+        `claim_max` of the children made ready (`FinishResult.claims`, the first ones of `to_start`).
+        Raises `LeaseLost` when `token` is stale."""
         now = time.time()
         argv: list[Any] = [self.p, wid, i, status, repr(now), now_iso(), repr(retention),
                            "1" if fail_fast else "0", repr(now + lease_ttl), wf_error, _token_arg(token),
-                           claim_as or ""]
+                           claim_as or "", claim_max]
         for k, v in fields.items():
             argv += [k, v]
         res = self._finish(args=argv)
@@ -811,13 +916,13 @@ class Store:
             raise LeaseLost(wid, int(i))
         if not res or int(res[0]) == 0:
             return FinishResult(False)
-        n_start, n_stop = int(res[2]), int(res[4])
-        ids = [int(x) for x in res[5:5 + n_start + n_stop]]
-        claimed = res[5 + n_start + n_stop:]
+        n_start, n_stop, n_claims = int(res[2]), int(res[4]), int(res[5])
+        ids = [int(x) for x in res[6:6 + n_start + n_stop]]
+        claimed = res[6 + n_start + n_stop:]
         if res[1] in ("complete", "failed", "cancelled"):
             self.forget_spec(wid)
-        return FinishResult(True, res[1], ids[:n_start], ids[n_start:], bool(int(res[3])),
-                            self._claim_from(wid, ids[0], claimed) if claimed else None)
+        claims = [self._claim_from(wid, ids[k], claimed[8 * k:8 * k + 8]) for k in range(n_claims)]
+        return FinishResult(True, res[1], ids[:n_start], ids[n_start:], bool(int(res[3])), claims)
 
     def cancel(self, wid: str, retention: float) -> tuple[int, str, list[int]]:
         """(1 cancelled | 0 not running | -1 unknown, new status, nodes to stop)."""

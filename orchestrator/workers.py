@@ -59,8 +59,8 @@ class WorkerRegistry:
         pipe.zadd(self.index_key, {worker_id: now})
         pipe.execute()
 
-    def node_done(self, worker_id: str, pipe: Any) -> None:
-        pipe.hincrby(self.key(worker_id), "nodes_done", 1)
+    def node_done(self, worker_id: str, pipe: Any, n: int = 1) -> None:
+        pipe.hincrby(self.key(worker_id), "nodes_done", n)
 
     def unregister(self, worker_id: str) -> None:
         pipe = self.r.pipeline(transaction=False)

@@ -78,12 +78,12 @@ def test_fan_in_of_5000_parents_scheduled_exactly_once(store):
         for b in range(0, len(part), 250):
             pipe = s.r.pipeline(transaction=False)
             for i in part[b:b + 250]:
-                s._finish(args=[s.p, "big", i, "complete", "0", "t", repr(RET), "1", "1e12", "", "", "",
+                s._finish(args=[s.p, "big", i, "complete", "0", "t", repr(RET), "1", "1e12", "", "", "", "0",
                                 "output", f'{{"i":{i}}}'], client=pipe)
             for res in pipe.execute():
                 assert int(res[0]) == 1
                 with lock:
-                    started.extend(int(x) for x in res[5:5 + int(res[2])])
+                    started.extend(int(x) for x in res[6:6 + int(res[2])])
         s.r.close()
     branches = list(range(1, width + 1))
     threads = [threading.Thread(target=worker, args=(branches[k::4],)) for k in range(4)]
