@@ -266,27 +266,37 @@ local function claim_node(wid, i, me, now, lease_until, now_iso, ctx)
     if tonumber(redis.call('ZSCORE', P .. ':leases', m) or '0') > now then return false end
   end
   local token = f[3]
-  if owner ~= me or not token then token = redis.call('HINCRBY', k, 'token', 1) end
+  if owner ~= me or not token then
+    token = tonumber(token or '0') + 1
+    redis.call('HSET', k, 'token', token)
+  end
   if owner ~= me then redis.call('HSET', P .. ':lease_owner', m, me) end
   redis.call('ZADD', P .. ':leases', lease_until, m)
   return claim_reply(claim_wf_status(wid, now_iso, ctx), f, token, wid, ctx)
 end
--- a child whose last parent just completed (the caller counts it active): its lease entry, taken
--- by `me` at once (returns the claim) or queued for any worker (returns false); nil when the
--- child is not pending or already scheduled. Needs ctx.wst (the workflow is live).
-local function take_ready(wid, c, lease_until, me, ctx)
+-- a child of a node that just completed: its count of parents not yet complete goes down by one
+-- and, when that reaches 0, it gets its lease entry, taken by `me` at once (returns the claim) or
+-- queued for any worker (returns false); nil when it is not made ready (the caller counts a ready one
+-- active). Only while the workflow is live (ctx.wst set). Reads and writes the child once each.
+local CHILD_FIELDS = {'status', 'scheduled', 'token', 'parents', 'attempt', 'started_ts', 'retries', 'stop_sent',
+                      'remaining'}
+local function child_done(wid, c, lease_until, me, ctx)
   local k = nkey(wid, c)
-  local f = redis.call('HMGET', k, unpack(CLAIM_FIELDS))
-  if f[1] ~= 'pending' or f[2] == '1' then return nil end
+  local f = redis.call('HMGET', k, unpack(CHILD_FIELDS))
+  local left = tonumber(f[9] or '0') - 1
+  if not (ctx.wst and left <= 0 and f[1] == 'pending' and f[2] ~= '1') then
+    redis.call('HSET', k, 'remaining', left)
+    return nil
+  end
   local m = wid .. '|' .. c
   redis.call('ZADD', P .. ':leases', lease_until, m)
   if not me then
-    redis.call('HSET', k, 'scheduled', '1')
+    redis.call('HSET', k, 'remaining', left, 'scheduled', '1')
     redis.call('HSET', P .. ':lease_owner', m, 'queued')
     return false
   end
   local token = tonumber(f[3] or '0') + 1
-  redis.call('HSET', k, 'scheduled', '1', 'token', token)
+  redis.call('HSET', k, 'remaining', left, 'scheduled', '1', 'token', token)
   redis.call('HSET', P .. ':lease_owner', m, me)
   return claim_reply(ctx.wst, f, token, wid, ctx)
 end
@@ -423,21 +433,19 @@ pub_node(wid, i)
 local to_start, to_stop, claims = {}, {}, {}
 local live = (wst == 'pending' or wst == 'running')
 if status == 'complete' then
+  if live and not ctx.wst then
+    wst = claim_wf_status(wid, now_iso, ctx)
+    wst0 = wst  -- the start is published there
+  end
+  if not live then ctx.wst = nil end  -- no child is scheduled
   for c in string.gmatch(nf[4] or '', '%d+') do
-    local left = redis.call('HINCRBY', nkey(wid, c), 'remaining', -1)
-    if live and left <= 0 then
-      if not ctx.wst then
-        wst = claim_wf_status(wid, now_iso, ctx)
-        wst0 = wst  -- the start is published there
-      end
-      local who = nil
-      if me ~= '' and #claims < claim_max then who = me end
-      local cl = take_ready(wid, c, lease_until, who, ctx)
-      if cl ~= nil then
-        n.active = n.active + 1
-        to_start[#to_start + 1] = c
-        if cl then claims[#claims + 1] = cl end
-      end
+    local who = nil
+    if me ~= '' and #claims < claim_max then who = me end
+    local cl = child_done(wid, c, lease_until, who, ctx)
+    if cl ~= nil then
+      n.active = n.active + 1
+      to_start[#to_start + 1] = c
+      if cl then claims[#claims + 1] = cl end
     end
   end
 end
