@@ -27,10 +27,12 @@ or SIGTERM): a redis-server on a free port, template services
    (1 -> 98 -> 1 vs 1 -> 5,000 -> 1) and a layered random DAG, and Redis CPU
    per node task from `INFO commandstats` with every command counted once (the
    target's figure): commandstats count a script's inner calls both on their own
-   and inside the script's EVALSHA, so the calls made by scripts (told apart by
-   Redis's SLOWLOG, logging every command during the run: its entries of calls
-   made by scripts carry the client `?:0`) are subtracted from the sum; beside it
-   the main thread's CPU time from `INFO cpu` (also network I/O), for information;
+   and inside the script's EVALSHA, so the time of the calls made by scripts is
+   subtracted from the sum. Which part of each command's time that is comes from
+   one unmeasured run of the shape (100 nodes) with every command in Redis's
+   SLOWLOG (an entry of a call made by a script carries the client `?:0`); the
+   measured runs go without SLOWLOG, which slows Redis down. Beside it the main
+   thread's CPU time from `INFO cpu` (also network I/O), for information;
 7. node tasks/s of 100 concurrent 10-node chains of QuickNoop through the two
    workers, against RQ's `SimpleWorker` x2 on 1,000 no-op jobs in the same run;
 8. the hop along chains of background `Noop` nodes against its floor measured
@@ -109,7 +111,9 @@ class Config:
     submit_fan: int = 10_000          # part 9
 
 
-SLOWLOG_MAX = 5_000_000  # part 6 logs every command (about 15 per node) to split script calls from others
+SLOWLOG_MAX = 1_000_000  # part 6 logs every command of a small run (about 15 per node) to split script calls
+CONTAINER_COMMANDS = {"pubsub", "script", "config", "client", "object", "memory", "function", "command", "slowlog",
+                      "latency", "acl", "cluster", "xinfo", "module"}  # commandstats names them "name|sub"
 
 QUICK = Config(chains=2, rq_chains=2, rq_fork_chains=1, diamonds=20, fanouts=5, branch_duration=3.0,
                branch_steps=3, stored=5_000, push_chains=1, push_durations=(0.05, 0.3),
@@ -735,17 +739,22 @@ return count
         out["cpu"] = int(1e6 * (info["used_cpu_user_main_thread"] + info["used_cpu_sys_main_thread"]))
         return out
 
-    def script_calls_start(self) -> None:
-        """Log every command in Redis's SLOWLOG from now on (threshold 0), to tell the calls made by
-        scripts from the others: `INFO commandstats` counts a script's inner calls twice, once on their
-        own and once inside the script's EVALSHA."""
+    def script_share(self, kind: str, edges: dict[str, list[str]]) -> dict[str, float]:
+        """Per command, the share of its `INFO commandstats` time spent in calls made by scripts, learned
+        from one unmeasured workflow of the shape with every command in Redis's SLOWLOG (threshold 0;
+        a call made by a script is logged with the client `?:0`). Logging every command slows Redis
+        down, so the measured runs go without it."""
         self.r.config_set("slowlog-max-len", SLOWLOG_MAX)
         self.r.slowlog_reset()
         self.r.config_set("slowlog-log-slower-than", 0)
-
-    def script_calls_usec(self) -> tuple[int, int]:
-        """(usec of the commands called by scripts, slowlog entries) since `script_calls_start`; stops logging."""
-        self.r.config_set("slowlog-log-slower-than", 10_000)
+        try:
+            u0 = self.redis_usec()
+            wid = self.wid(f"{kind}cal")
+            self.submit(self.quick_request(edges, wid))
+            self.wait_workflows([wid], 60 + 0.2 * len(edges), interval=0.25)
+            u1 = self.redis_usec()
+        finally:
+            self.r.config_set("slowlog-log-slower-than", 10_000)
         raw = redis.Redis.from_url(self.redis_url)  # bytes: arguments need not be UTF-8
         try:
             entries = raw.execute_command("SLOWLOG", "GET", "-1")
@@ -754,21 +763,29 @@ return count
         self.r.slowlog_reset()
         if len(entries) >= SLOWLOG_MAX:
             raise RuntimeError(f"SLOWLOG full ({len(entries)} entries): the split would be wrong")
-        # an entry: id, time, duration (usec), argv, client address, client name; a script's calls: '?:0'
-        return sum(int(e[2]) for e in entries if e[4] == b"?:0"), len(entries)
+        inner: dict[str, int] = {}
+        for e in entries:  # id, time, duration (usec), argv, client address, client name
+            if e[4] != b"?:0":
+                continue
+            argv = e[3]
+            name = argv[0].decode().lower()
+            if name in CONTAINER_COMMANDS and len(argv) > 1:
+                name += "|" + argv[1].decode().lower()
+            inner[name] = inner.get(name, 0) + int(e[2])
+        return {k: min(1.0, v / max(1, u1.get(k, 0) - u0.get(k, 0))) for k, v in inner.items()}
 
-    def scale_run(self, kind: str, edges: dict[str, list[str]]) -> tuple[float, float, float, str]:
+    def scale_run(self, kind: str, edges: dict[str, list[str]],
+                  share: dict[str, float]) -> tuple[float, float, float, str]:
         """One workflow of quick nodes: (seconds per node, Redis ms per node from commandstats with
-        every command counted once, Redis CPU ms per node from INFO cpu, commandstats detail)."""
+        every command counted once, Redis CPU ms per node from INFO cpu, commandstats detail).
+        `share`: per command, the part of its time spent in calls made by scripts (`script_share`)."""
         n = len(edges)
         wid = self.wid(kind)
         body = self.quick_request(edges, wid)
-        self.script_calls_start()
         u0 = self.redis_usec()
         self.submit(body)
         wf = self.wait_workflows([wid], 60 + 0.2 * n, interval=0.25)[wid]
         u1 = self.redis_usec()
-        inner, entries = self.script_calls_usec()
         ran = len({t["task_id"] for t in self.service_tasks("N", wid)})
         if wf["status"] != "complete" or int(wf["done"]) != n or ran != n:
             raise LostWork(f"{kind} of {n}: {wf['status']} ({wf.get('error')}), {wf['done']}/{n} done, "
@@ -778,10 +795,12 @@ return count
         cpu = delta.pop("cpu")
         summed = sum(delta.values())
         scripts = sum(v for k, v in delta.items() if k.startswith(("evalsha", "eval", "fcall")))
+        inner = sum(v * share.get(k, 0.0) for k, v in delta.items())
         once = summed - inner  # every command once: scripts (with their calls) + the calls made from outside
         stats = (f"scripts {scripts / 1000 / n:.3f} ms + other commands {(once - scripts) / 1000 / n:.3f} ms; "
-                 f"all summed {summed / 1000 / n:.3f} ms counts script calls twice; {entries / n:.1f} commands/node")
+                 f"all summed {summed / 1000 / n:.3f} ms counts script calls twice")
         return per_node, once / 1000 / n, cpu / 1000 / n, stats
+
     def part6(self) -> None:
         c = self.cfg
         print(f"\n== 6. quick-node cost per node, {c.scale_small} nodes vs {c.scale_large:,} (QuickNoop, "
@@ -790,10 +809,11 @@ return count
         shapes = [("chain", chain_edges(c.scale_small, "c"), chain_edges(c.scale_large, "c")),
                   ("fan", fanout_edges(c.scale_small - 2, "f"), fanout_edges(c.scale_fan, "f")),
                   ("dag", dag_edges(c.scale_small, c.dag_width, 6), dag_edges(c.scale_large, c.dag_width, 6))]
-        self.scale_run("warm", chain_edges(10, "w"))  # warm-up, not counted
+        self.scale_run("warm", chain_edges(10, "w"), {})  # warm-up, not counted
         for kind, small, large in shapes:
-            a, ra, ca, ta = self.scale_run(kind, small)
-            b, rb, cb, tb = self.scale_run(kind, large)
+            share = self.script_share(kind, small)
+            a, ra, ca, ta = self.scale_run(kind, small, share)
+            b, rb, cb, tb = self.scale_run(kind, large, share)
             name = {"fan": f"1 -> {len(small) - 2:,} -> 1 vs 1 -> {len(large) - 2:,} -> 1",
                     "dag": f"layered random DAG (width {c.dag_width})", "chain": "chain"}[kind]
             self.row("6", f"{name}: ms per node at {len(small):,} / {len(large):,} nodes",
