@@ -21,6 +21,7 @@ import uvicorn
 
 from .app import create_app
 from .logs import configure as configure_logging
+from .logs import drain as drain_logs
 from .manager import TaskManager
 from .settings import ServiceSettings
 from .version import version_text
@@ -44,7 +45,7 @@ def run(service_module: ModuleType | Any, settings: ServiceSettings | None = Non
         print(version_text(Path(sys.argv[0]).name or "service"))
         return
     settings = settings or ServiceSettings()
-    configure_logging(settings.log_format, settings.log_level)
+    configure_logging(settings.log_format, settings.log_level, batched=True)
     for noisy in ("httpx", "httpcore"):  # their request lines show whole URLs, which may carry tokens
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     app = create_app(service_module, settings=settings)
@@ -57,6 +58,7 @@ def run(service_module: ModuleType | Any, settings: ServiceSettings | None = Non
     if manager.stats()["running_jobs"]:
         logger.warning("exiting with tasks that ignored cancellation")
         logging.shutdown()
+        drain_logs()
         os._exit(1)  # worker threads are not daemons; don't hang on a task that won't stop
 
 
