@@ -107,6 +107,7 @@ class SqliteRecords(RecordStore):
         with self._cv:
             if not self._closed:
                 self._forget.pop(row.task_id, None)
+                self._dirty.pop(row.task_id, None)  # the final row supersedes any state still to write
                 self._finals.append((row, done))
                 self._cv.notify()
                 return
