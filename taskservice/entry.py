@@ -48,9 +48,13 @@ _ISO_SECOND: tuple[int, str] = (-1, "")
 
 def dumps(value: Any) -> bytes:
     """Compact JSON bytes, the one spelling every stored record uses (orjson: non-finite floats become
-    null, unknown types str; integers beyond 64 bits and the like through the standard library)."""
+    null, unknown types str; integers beyond 64 bits and the like through the standard library).
+
+    orjson's result sits in a buffer of at least 4 KiB whatever its length; records and outputs are
+    retained by the thousand, so they are copied into a bytes object of their own size.
+    """
     try:
-        return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS)
+        return bytes(memoryview(orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS)))
     except orjson.JSONEncodeError:
         return json.dumps(value, separators=(",", ":"), default=str).encode()
 
