@@ -9,11 +9,13 @@ not a cancellation).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
 import sys
 from pathlib import Path
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
@@ -37,6 +39,15 @@ class _Server(uvicorn.Server):
     def handle_exit(self, sig: int, frame: Any) -> None:
         self.manager.begin_shutdown()
         super().handle_exit(sig, frame)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """uvicorn re-raises a caught SIGTERM as it leaves: the batched log lines are written first."""
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                drain_logs()
 
 
 def run(service_module: ModuleType | Any, settings: ServiceSettings | None = None) -> None:
