@@ -112,7 +112,8 @@ def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None 
 
     title = service_title(service_module, settings.title)
     manager.observer = TaskObserver(manager, title)
-    app = FastAPIOffline(title=title, version="1.0.0", lifespan=lifespan,
+    telemetry = None if settings.opentelemetry else {"tracing": False, "metrics": False, "logs": False}
+    app = FastAPIOffline(title=title, version="1.0.0", lifespan=lifespan, telemetry=telemetry,
                          description=(inspect.getdoc(service_module) or "").strip() or None)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     errors.install(app)
@@ -165,6 +166,8 @@ def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None 
     control = _control_router(manager, methods, settings, dependencies, access, admit,
                               make_id if callable(make_id) else None)
     app.router.routes.extend(control.routes)
+    # the hot paths are matched first: every route tried before them costs each request a regex match
+    app.router.routes.sort(key=lambda route: not isinstance(route, DirectRoute))
     app.router.routes.extend(events_router(manager, dependencies, access).routes)
     app.router.routes.extend(metrics_router(manager.observer.metrics.registry, dependencies).routes)
     if callable(extend_app):  # a service's own routes (other APIs, streams) beside /control

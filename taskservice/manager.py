@@ -169,8 +169,8 @@ class TaskManager(SeedAPI):
     # -- registration and scheduling -----------------------------------------------------
 
     def lookup(self, task_id: str) -> _Entry | None:
-        with self._lock:
-            return self._entries.get(task_id)
+        """The task's entry, if retained (a dict read is atomic: no lock for the execute hot path)."""
+        return self._entries.get(task_id)
 
     def _create(self, task_id: str, method: str, workflow_id: str | None, fp: bytes | None,
                 user: str | None = None) -> _Entry:
