@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from orchestrator.ids import valid_name
+from orchestrator.ids import NAME_PATTERN, valid_name
 from taskservice.netpolicy import HostPolicy, PolicyRefused, valid_host_name
 
 
@@ -205,7 +205,7 @@ def parse_dockerinfo(dockerinfo: Any, policy: HostPolicy | None = None) -> dict[
             where = f"dockerinfo.docker_info_list[{i}]"
             raise BlueprintError(f"{where} must be an object", field=where)
         name = entry.get("container_name")
-        if not (type(name) is str and valid_name(name)):
+        if not (type(name) is str and _NAME_MATCH(name)):
             name = _name(name, "container_name", f"dockerinfo.docker_info_list[{i}].container_name")
         raw_host = entry.get("ip_address", entry.get("host"))
         raw_port = entry.get("port", _NO_PORT)
@@ -262,6 +262,9 @@ def _folder_type(node_type: str) -> bool:
     return is_shared_folder(node_type)
 
 
+_NAME_MATCH = re.compile(NAME_PATTERN).fullmatch  # `ids.valid_name` of a str, without a call per name
+
+
 def _sig_where(i: int, j: int) -> str:
     return f"blueprint.nodes[{i}].operation_signature_list[{j}]"
 
@@ -285,59 +288,59 @@ def parse_blueprint(blueprint: Any, dockerinfo: Any | None = None, *, require_en
                                         else "pipeline-topology/v2")
     name = blueprint.get("name") if isinstance(blueprint.get("name"), str) else ""
 
-    # 1. containers and their operations
-    ops: dict[str, list[str]] = {}
+    # 1. containers, their operations, and the vertices: every operation of a container that is not
+    #    a shared folder, in blueprint order
+    ops: dict[str, dict[str, int]] = {}    # container -> its operations (in order) -> vertex index
+    index: dict[str, dict[str, int]] = {}  # the same, for the containers that are not shared folders
     kinds: dict[str, tuple[str, str]] = {}  # container -> (node_type, image)
+    skipped: list[str] = []
     wired: list[tuple[str, str, list[Any], int, int]] = []  # (container, operation, connected_to, i, j)
+    count = 0
     for i, node in enumerate(nodes):
         if not isinstance(node, dict):
             raise BlueprintError(f"blueprint.nodes[{i}] must be an object", field=f"blueprint.nodes[{i}]")
         cname = node.get("container_name")
-        if not (type(cname) is str and valid_name(cname)):
+        if not (type(cname) is str and _NAME_MATCH(cname)):
             cname = _name(cname, "container_name", f"blueprint.nodes[{i}].container_name")
         if cname in ops:
             raise BlueprintError(f"duplicate container name {cname!r}",
                                  field=f"blueprint.nodes[{i}].container_name", container=cname)
         node_type, image = node.get("node_type"), node.get("image")
-        kinds[cname] = (node_type if isinstance(node_type, str) else "", image if isinstance(image, str) else "")
+        kind = kinds[cname] = (node_type if isinstance(node_type, str) else "",
+                               image if isinstance(image, str) else "")
         sigs = node.get("operation_signature_list") or []
         if not isinstance(sigs, list):
             raise BlueprintError(f"blueprint.nodes[{i}].operation_signature_list must be a list",
                                  field=f"blueprint.nodes[{i}]", container=cname)
-        names: dict[str, None] = {}  # ordered set
+        own: dict[str, int] = {}
         for j, sig in enumerate(sigs):
             opsig = sig.get("operation_signature") if isinstance(sig, dict) else None
             if not isinstance(opsig, dict):
                 raise BlueprintError(f"{_sig_where(i, j)}.operation_signature missing in container {cname!r}",
                                      field=_sig_where(i, j), container=cname)
             op = opsig.get("operation_name")
-            if not (type(op) is str and valid_name(op)):
+            if not (type(op) is str and _NAME_MATCH(op)):
                 op = _name(op, f"operation_name in container {cname!r}",
                            f"{_sig_where(i, j)}.operation_signature.operation_name")
-            if op in names:
+            if op in own:
                 raise BlueprintError(f"duplicate operation {op!r} in container {cname!r}", field=_sig_where(i, j),
                                      container=cname)
-            names[op] = None
+            own[op] = count + len(own)
             targets = sig.get("connected_to") or []
             if not isinstance(targets, list):
                 raise BlueprintError(f"{_sig_where(i, j)}.connected_to must be a list", field=_sig_where(i, j),
                                      container=cname)
             if targets:
                 wired.append((cname, op, targets, i, j))
-        if not names and not _folder_type(kinds[cname][0]):
+        ops[cname] = own
+        if _folder_type(kind[0]):
+            skipped.append(cname)
+        elif not own:
             raise BlueprintError(f"container {cname!r} has no operations", field=f"blueprint.nodes[{i}]",
                                  container=cname)
-        ops[cname] = list(names)
-
-    # 2. vertices: every operation of a container that is not a shared folder, in blueprint order
-    skipped = [c for c, (node_type, _) in kinds.items() if _folder_type(node_type)]
-    index: dict[str, dict[str, int]] = {}  # container -> operation -> vertex index
-    count = 0
-    for cname, names in ops.items():
-        if skipped and _folder_type(kinds[cname][0]):
-            continue
-        index[cname] = dict(zip(names, range(count, count + len(names))))
-        count += len(names)
+        else:
+            index[cname] = own
+            count += len(own)
 
     # 3. edges between vertices; those to or from a shared folder are bridged through it
     children: list[list[int]] = [[] for _ in range(count)]
@@ -360,7 +363,7 @@ def parse_blueprint(blueprint: Any, dockerinfo: Any | None = None, *, require_en
             top = tsig.get("operation_name") if isinstance(tsig, dict) else None
             if top is None:
                 if len(t_ops) == 1:
-                    top = t_ops[0]
+                    top = next(iter(t_ops))
             elif not isinstance(top, str):
                 raise BlueprintError(f"{_sig_where(i, j)}.connected_to[{k}].operation_signature.operation_name "
                                      "must be a string", field=f"{_sig_where(i, j)}.connected_to[{k}]",
