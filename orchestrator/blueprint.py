@@ -342,7 +342,7 @@ def parse_blueprint(blueprint: Any, dockerinfo: Any | None = None, *, require_en
             index[cname] = own
             count += len(own)
 
-    # 3. edges between vertices; those to or from a shared folder are bridged through it
+    # 2. edges between vertices; those to or from a shared folder are bridged through it
     children: list[list[int]] = [[] for _ in range(count)]
     folder_out: dict[str, list[int | str]] = {}  # shared folder -> what it feeds (vertex, or another folder)
     into_folder: list[tuple[int, str]] = []      # (vertex, shared folder it feeds)

@@ -1,14 +1,13 @@
 """Pausing Python's cyclic garbage collector while a request builds a big object graph.
 
-A 10,000-node submission parses megabytes of JSON into some 100,000 dicts and lists
-and builds as many again; every few hundred of those allocations starts a collection,
-and the full ones walk every object the process holds. That made up a third or more of
-the request's time, to free nothing: none of these objects is garbage until the request
-ends, and none forms a reference cycle. Reference counting still frees everything as
-usual while the collector is paused; cycles made meanwhile by other threads are
-collected at the next collection after the last pause ends.
+A 10,000-node submission parses megabytes of JSON into some 100,000 dicts and lists and
+builds as many again. Every 700 such allocations start a collection, and the older
+generations' collections walk everything the process holds: a third of the request's time,
+spent to free nothing (none of these objects is garbage before the request ends). Reference
+counting frees objects as usual while the collector is paused; cycles left meanwhile by
+other threads wait for the first collection after the pause.
 
-The collector is process-wide, so pauses are counted: it runs again only when the last
+The collector is process-wide, so pauses are counted: it runs again when the last
 concurrent pause ends, and never if something else had turned it off.
 """
 
