@@ -86,11 +86,6 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
-def new_run() -> str:
-    """A workflow run's id: a workflow deleted and submitted again under its id gets a new one."""
-    return uuid.uuid4().hex[:8]
-
-
 _LUA_COMMON = r"""
 local P = ARGV[1]
 local function wfkey(wid) return P .. ':wf:' .. wid end
@@ -637,6 +632,11 @@ class Store:
         return f"{self.p}:events:{wid}"
 
     # workflows --------------------------------------------------------------
+    @staticmethod
+    def new_run() -> str:
+        """A workflow run's id: a workflow deleted and submitted again under its id gets a new one."""
+        return uuid.uuid4().hex[:8]
+
     def create(self, wid: str, spec: dict[str, Any], total: int, parents: list[list[int]],
                children: list[list[int]], lease_until: float,
                services_api_key: str | None = None, user: str | None = None,
@@ -646,7 +646,7 @@ class Store:
         `run` (default: a new one) tells this run apart from an earlier workflow of the same id.
         The spec and the edges are written by orjson in one call each (megabytes at 10,000 nodes)."""
         raw_spec = orjson.dumps(spec)
-        fields: dict[str, Any] = {"workflow_id": wid, "run": run or new_run(), "total": str(total),
+        fields: dict[str, Any] = {"workflow_id": wid, "run": run or self.new_run(), "total": str(total),
                                   "spec": raw_spec}
         name = (spec.get("graph") or {}).get("name")
         if name:

@@ -21,7 +21,7 @@ from orchestrator.jobs import Jobs
 from orchestrator.observe import api_event
 from orchestrator.schemas import SubmitRequest, SubmitResponse
 from orchestrator.settings import Settings
-from orchestrator.store import Store, new_run
+from orchestrator.store import Store
 from taskservice.apikeys import Principal
 from taskservice.models import TaskStatus
 from taskservice.netpolicy import HostPolicy
@@ -51,7 +51,7 @@ def submit_workflow(body: SubmitRequest, who: Principal, *, store: Store, jobs: 
                                 policy=policy, max_nodes=settings.max_nodes)
         _check_node_keys(body, graph)
         wid = body.workflow_id or f"wf-{secrets.token_hex(6)}"
-        run = new_run()
+        run = Store.new_run()
         spec = {"graph": graph.to_dict(),
                 "inputs": [i.model_dump(exclude_none=True) for i in body.inputs],
                 "parameters": body.parameters, "options": body.options.model_dump(exclude_none=True)}
