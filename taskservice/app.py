@@ -30,6 +30,7 @@ from .ids import id_error, quote_id, valid_task_id
 from .inputs import InputPolicy, InputRefused
 from .limits import BodyLimit
 from .dialect import Dialect, dialect_for
+from .direct import DirectRoute
 from .manager import (ACTIVE_VALUES, COMPLETE, FAILED, ShuttingDown, TaskConflict, TaskLocked, TaskManager, TaskNotFound,
                       fingerprint, new_task_id)
 from .methods import MethodSpec, discover
@@ -275,7 +276,6 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
         code = 202 if record["status"] in ACTIVE_VALUES else 200
         return answer(_execute_body(record, output), code, _location(task_id))
 
-    @router.post("/execute", status_code=202, openapi_extra=_EXECUTE_DOC)
     async def execute(request: Request) -> Response:
         """Start `method`; background work answers 202 at once, quick methods 200 with their output."""
         who = _who(request)
@@ -354,11 +354,16 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
             return answer(json.loads(body))
         return Response(body, media_type="application/json")
 
-    @router.get("/status/{task_id}", openapi_extra=_WAIT_DOC)
     async def status(request: Request) -> Response:
         """The task's record; with `?wait=`, returns as soon as it changes (or at once if finished)."""
         task_id = _task_id(request.path_params["task_id"], ("path", "task_id"))
         return await status_of(task_id, _wait_param(request), _who(request))
+
+    # the hot paths: their endpoints parse and answer by hand (see taskservice.direct)
+    router.add_api_route("/execute", execute, methods=["POST"], status_code=202, openapi_extra=_EXECUTE_DOC,
+                         route_class_override=DirectRoute)
+    router.add_api_route("/status/{task_id}", status, methods=["GET"], openapi_extra=_WAIT_DOC,
+                         route_class_override=DirectRoute)
 
     @router.get("/status", openapi_extra=_WAIT_DOC)
     async def status_by_query(request: Request, task_id: str) -> Response:

@@ -44,12 +44,14 @@ CREATE TABLE IF NOT EXISTS tasks (
     output_inline INTEGER NOT NULL DEFAULT 0,
     fingerprint BLOB
 );
-CREATE INDEX IF NOT EXISTS tasks_created ON tasks(created);
-CREATE INDEX IF NOT EXISTS tasks_status ON tasks(status, created);
-CREATE INDEX IF NOT EXISTS tasks_method ON tasks(method, created);
-CREATE INDEX IF NOT EXISTS tasks_workflow ON tasks(workflow_id, created);
-CREATE INDEX IF NOT EXISTS tasks_user ON tasks(user, created);
+DROP INDEX IF EXISTS tasks_created;
+DROP INDEX IF EXISTS tasks_status;
+DROP INDEX IF EXISTS tasks_method;
+DROP INDEX IF EXISTS tasks_workflow;
+DROP INDEX IF EXISTS tasks_user;
 """
+# No secondary index: queries are answered by the in-memory TaskIndex and the table is only read
+# whole, once, at start. Each index would cost every task's insert and delete a B-tree update.
 _COLUMNS = ("task_id", "status", "method", "workflow_id", "user", "created", "started", "finished",
             "touched", "record", "output", "output_inline", "fingerprint")
 _UPSERT = (f"INSERT INTO tasks ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
@@ -107,6 +109,7 @@ class SqliteRecords(RecordStore):
         with self._cv:
             if not self._closed:
                 self._forget.pop(row.task_id, None)
+                self._dirty.pop(row.task_id, None)  # the final row supersedes any state still to write
                 self._finals.append((row, done))
                 self._cv.notify()
                 return
