@@ -17,6 +17,7 @@ task, which under load costs the event loop far more than building the lines.
 from __future__ import annotations
 
 import atexit
+import collections
 import logging
 import sys
 import threading
@@ -39,32 +40,31 @@ def _json_dumps(obj: Any, **_: Any) -> str:
 class LineBatch:
     """A text sink that gathers lines and writes them to `stream` in batches.
 
-    `write` only appends; the lines reach the stream `interval` seconds after the
-    first unwritten one (a daemon thread), at once when `max_bytes` gather or
-    `urgent()` is called, and at interpreter exit. `flush()` is a no-op so that
-    loggers flushing after every line do not defeat the batching; `drain()`
-    writes now.
+    `write` only appends to a deque (no lock: lines come from the event loop, the
+    task threads and the record writer at once); the lines reach the stream
+    `interval` seconds after the first unwritten one (a daemon thread), at once
+    when `max_lines` gather or `urgent()` is called, and at interpreter exit.
+    `flush()` is a no-op so that loggers flushing after every line do not defeat
+    the batching; `drain()` writes now.
     """
 
-    def __init__(self, stream: Any, interval: float = 0.05, max_bytes: int = 65536) -> None:
+    def __init__(self, stream: Any, interval: float = 0.05, max_lines: int = 1000) -> None:
         self.stream = stream
         self.interval = interval
-        self.max_bytes = max_bytes
-        self._parts: list[str] = []
-        self._size = 0
-        self._lock = threading.Lock()
-        self._due = threading.Condition(self._lock)
+        self.max_lines = max_lines
+        self._lines: collections.deque[str] = collections.deque()
+        self._due = threading.Event()  # set once lines wait; the writer thread clears it before draining
+        self._draining = threading.Lock()  # one drain at a time keeps the lines in order
         self._thread: threading.Thread | None = None
+        self._starting = threading.Lock()
         atexit.register(self.drain)
 
     def write(self, text: str) -> int:
-        with self._lock:
-            if not self._parts:
-                self._wake()
-            self._parts.append(text)
-            self._size += len(text)
-            full = self._size >= self.max_bytes
-        if full:
+        lines = self._lines
+        lines.append(text)
+        if not self._due.is_set():  # the first line since the last batch: wake the writer thread
+            self._wake()
+        if len(lines) >= self.max_lines:
             self.drain()
         return len(text)
 
@@ -76,28 +76,30 @@ class LineBatch:
         self.drain()
 
     def drain(self) -> None:
-        with self._lock:
-            parts, self._parts, self._size = self._parts, [], 0
-        if parts:
-            try:
-                self.stream.write("".join(parts))
-                self.stream.flush()
-            except (OSError, ValueError):
-                pass  # a closed or broken stream must never fail the caller
+        with self._draining:
+            lines, parts = self._lines, []
+            while lines:
+                parts.append(lines.popleft())
+            if parts:
+                try:
+                    self.stream.write("".join(parts))
+                    self.stream.flush()
+                except (OSError, ValueError):
+                    pass  # a closed or broken stream must never fail the caller
 
     def _wake(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="log-lines", daemon=True)
-            self._thread.start()
-        else:
-            self._due.notify()
+            with self._starting:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._loop, name="log-lines", daemon=True)
+                    self._thread.start()
+        self._due.set()
 
     def _loop(self) -> None:
         while True:
-            with self._lock:
-                while not self._parts:
-                    self._due.wait()
+            self._due.wait()
             time.sleep(self.interval)
+            self._due.clear()  # before draining: a line written from here on sets it again
             self.drain()
 
 

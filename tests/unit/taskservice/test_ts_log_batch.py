@@ -43,10 +43,10 @@ def test_lines_written_in_one_batch_after_the_interval() -> None:
 
 def test_a_full_batch_and_an_urgent_line_are_written_at_once() -> None:
     out = Stream()
-    batch = LineBatch(out, interval=3600, max_bytes=100)
+    batch = LineBatch(out, interval=3600, max_lines=2)
     batch.write("x" * 60 + "\n")
     assert out.writes == 0
-    batch.write("y" * 60 + "\n")  # past max_bytes
+    batch.write("y" * 60 + "\n")  # max_lines reached
     assert out.writes == 1 and out.getvalue().count("\n") == 2
     batch.write("warning\n")
     batch.urgent()
@@ -55,7 +55,7 @@ def test_a_full_batch_and_an_urgent_line_are_written_at_once() -> None:
 
 def test_lines_from_many_threads_are_all_written_whole() -> None:
     out = Stream()
-    batch = LineBatch(out, interval=0.01, max_bytes=4096)
+    batch = LineBatch(out, interval=0.01, max_lines=50)
 
     def emit(k: int) -> None:
         for n in range(500):
