@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -25,7 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 
 from orchestrator.auth import PrincipalDep, current_principal, ensure_visible
-from orchestrator.blueprint import BlueprintError, Graph, parse_blueprint
+from orchestrator.blueprint import BlueprintError, Graph
 from orchestrator.connections import ReplicaAck, async_redis_client, persistence, redis_client
 from orchestrator.control import ControlClient
 from orchestrator.egress import services_policy
@@ -40,6 +39,7 @@ from orchestrator.runner import stop_node_task
 from orchestrator.schemas import ChangedResponse, SubmitRequest, SubmitResponse
 from orchestrator.settings import Settings
 from orchestrator.store import Store
+from orchestrator.submission import submit_workflow
 from orchestrator.strictjson import StrictJSONRoute, validation_error
 from orchestrator.events import events_router, install_ui
 from orchestrator.views import summary_view, task_view, workflow_view
@@ -143,36 +143,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/workflows", status_code=201, response_model=SubmitResponse, dependencies=auth, **ROUTES["submit"])
     def submit(body: SubmitRequest, request: Request, store: StoreDep, jobs: Annotated[Jobs, Depends(get_jobs)],
-               settings: SettingsDep, who: PrincipalDep) -> SubmitResponse:
-        graph = parse_blueprint(body.blueprint, body.dockerinfo if body.dockerinfo is not None else {},
-                                policy=policy, max_nodes=settings.max_nodes)
-        containers = {v.container for v in graph.vertices} | set(graph.skipped)
-        for key in body.parameters:
-            if key not in containers and graph.by_name(key) is None:
-                raise BlueprintError(f"parameters for unknown container {key[:140]!r}", field=f"parameters.{key}")
-        for key in body.options.node_timeouts:
-            if key not in containers and graph.by_name(key) is None:
-                raise BlueprintError(f"timeout for unknown container {key[:140]!r}",
-                                     field=f"options.node_timeouts.{key}")
-        for key in body.options.node_max_attempts:
-            if key not in containers and graph.by_name(key) is None:
-                raise BlueprintError(f"max_attempts for unknown container {key!r}",
-                                     field=f"options.node_max_attempts.{key}")
-        wid = body.workflow_id or f"wf-{secrets.token_hex(6)}"
-        spec = {"graph": graph.to_dict(),
-                "inputs": [i.model_dump(exclude_none=True) for i in body.inputs],
-                "parameters": body.parameters, "options": body.options.model_dump(exclude_none=True)}
-        # where replicas exist, one of them holds the workflow before the 201 (a failover keeps it)
-        with request.app.state.replica_ack.pinned(store.r) as r:
-            target = store if r is store.r else Store(r, store.p)
-            roots = target.create(wid, spec, len(graph.vertices), [v.parents for v in graph.vertices],
-                                  [v.children for v in graph.vertices], settings.lease_ttl,
-                                  services_api_key=body.services_api_key, user=who.user)
-        if roots is None:
-            raise HTTPException(409, f"workflow_id {wid!r} already exists")
-        jobs.enqueue(wid, roots)
-        api_event(store.r, settings.prefix, "submitted", wid, who.user, nodes=len(graph.vertices))
-        return SubmitResponse(workflow_id=wid, status=TaskStatus.PENDING, user=who.user)
+               settings: SettingsDep, graphs: GraphsDep, who: PrincipalDep) -> SubmitResponse:
+        return submit_workflow(body, who, store=store, jobs=jobs, settings=settings, policy=policy,
+                               replica_ack=request.app.state.replica_ack, graphs=graphs)
 
     @app.get("/workflows", dependencies=auth, **ROUTES["list"])
     def list_workflows(store: StoreDep, who: PrincipalDep, status: TaskStatus | None = None,

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from orchestrator.ids import valid_name
+from orchestrator.ids import NAME_PATTERN, valid_name
 from taskservice.netpolicy import HostPolicy, PolicyRefused, valid_host_name
 
 
@@ -110,13 +110,32 @@ class Graph:
         return names.get(name)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "dialect": self.dialect, "skipped": self.skipped,
-                "vertices": [v.to_dict() for v in self.vertices]}
+        """What the workflow's stored spec holds (`Vertex.to_dict` per vertex, inlined: 10,000 of them)."""
+        out = []
+        for v in self.vertices:
+            ep = v.endpoint
+            out.append({"index": v.index, "container": v.container, "operation": v.operation,
+                        "node_type": v.node_type, "image": v.image,
+                        "host": ep.host if ep else None, "port": ep.port if ep else None,
+                        "scheme": ep.scheme if ep else "http", "parents": v.parents, "children": v.children})
+        return {"name": self.name, "dialect": self.dialect, "skipped": self.skipped, "vertices": out}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Graph:
+        """The inverse of `to_dict`; the vertices of one service share one `Endpoint`."""
+        endpoints: dict[tuple[str, int, str], Endpoint] = {}
+        vertices = []
+        for v in d["vertices"]:
+            ep = None
+            if v.get("host"):
+                key = (v["host"], v["port"], v.get("scheme", "http"))
+                ep = endpoints.get(key)
+                if ep is None:
+                    ep = endpoints[key] = Endpoint(*key)
+            vertices.append(Vertex(v["index"], v["container"], v["operation"], v.get("node_type", ""),
+                                   v.get("image", ""), ep, list(v["parents"]), list(v["children"])))
         return cls(name=d["name"], dialect=d.get("dialect", ""), skipped=list(d.get("skipped", [])),
-                   vertices=[Vertex.from_dict(v) for v in d["vertices"]])
+                   vertices=vertices)
 
 
 _SHARED_FOLDER = re.compile(r"^shared[\s_-]*folder$", re.IGNORECASE)
@@ -169,7 +188,8 @@ def parse_dockerinfo(dockerinfo: Any, policy: HostPolicy | None = None) -> dict[
     """`{"docker_info_list": [{container_name, ip_address, port}]}` → endpoints by container.
 
     With `policy`, every host is checked as written (no DNS; names are checked again after
-    resolution at connect time) and a refused one is an error naming its entry."""
+    resolution at connect time) and a refused one is an error naming its entry. Thousands of
+    entries usually name a few services: each distinct (ip_address, port) is parsed and checked once."""
     if isinstance(dockerinfo, list):
         entries = dockerinfo
     elif isinstance(dockerinfo, dict):
@@ -179,27 +199,48 @@ def parse_dockerinfo(dockerinfo: Any, policy: HostPolicy | None = None) -> dict[
     else:
         raise BlueprintError("dockerinfo must be an object with docker_info_list", field="dockerinfo")
     endpoints: dict[str, Endpoint] = {}
-    checked: set[tuple[str, str, int]] = set()  # thousands of entries usually name a few hosts
+    parsed: dict[tuple[str, type, Any], Endpoint] = {}  # (ip_address, type of port, port) → endpoint
     for i, entry in enumerate(entries):
-        where = f"dockerinfo.docker_info_list[{i}]"
         if not isinstance(entry, dict):
+            where = f"dockerinfo.docker_info_list[{i}]"
             raise BlueprintError(f"{where} must be an object", field=where)
-        name = _name(entry.get("container_name"), "container_name", f"{where}.container_name")
-        scheme, host, url_port = _parse_host(entry.get("ip_address", entry.get("host")), name, where)
-        port = _parse_port(entry.get("port", url_port), name, where)
-        if policy is not None and (scheme, host, port) not in checked:
-            try:
-                policy.check_host(host, port)
-            except PolicyRefused as exc:
-                raise BlueprintError(f"container {name!r}: {exc} (ORCHESTRATOR_ALLOWED_SERVICES)",
-                                     field=where, container=name) from None
-            checked.add((scheme, host, port))
-        ep = Endpoint(host, port, scheme)
-        if name in endpoints and endpoints[name] != ep:
+        name = entry.get("container_name")
+        if not (type(name) is str and _NAME_MATCH(name)):
+            name = _name(name, "container_name", f"dockerinfo.docker_info_list[{i}].container_name")
+        raw_host = entry.get("ip_address", entry.get("host"))
+        raw_port = entry.get("port", _NO_PORT)
+        # the port's type is part of the key: True == 1 and 8080.0 == 8080, but only 1 and 8080 are ports
+        key = (raw_host, type(raw_port), raw_port) if type(raw_host) is str and type(raw_port) in _PORT_TYPES \
+            else None
+        ep = parsed.get(key) if key is not None else None
+        if ep is None:
+            ep = _endpoint(raw_host, raw_port, name, f"dockerinfo.docker_info_list[{i}]", policy)
+            if key is not None:
+                parsed[key] = ep
+        known = endpoints.get(name)
+        if known is not None and known != ep:
+            where = f"dockerinfo.docker_info_list[{i}]"
             raise BlueprintError(f"duplicate dockerinfo entries for container {name!r}",
                                  field=where, container=name)
         endpoints[name] = ep
     return endpoints
+
+
+_NO_PORT = object()  # a dockerinfo entry without `port` (the URL's port, if any, is taken)
+_PORT_TYPES = frozenset({str, int, float, bool, type(None), object})
+
+
+def _endpoint(raw_host: Any, raw_port: Any, name: str, where: str, policy: HostPolicy | None) -> Endpoint:
+    """One dockerinfo entry's endpoint, checked against `policy`."""
+    scheme, host, url_port = _parse_host(raw_host, name, where)
+    port = _parse_port(url_port if raw_port is _NO_PORT else raw_port, name, where)
+    if policy is not None:
+        try:
+            policy.check_host(host, port)
+        except PolicyRefused as exc:
+            raise BlueprintError(f"container {name!r}: {exc} (ORCHESTRATOR_ALLOWED_SERVICES)",
+                                 field=where, container=name) from None
+    return Endpoint(host, port, scheme)
 
 
 def _parse_port(value: Any, name: str, where: str) -> int:
@@ -216,10 +257,25 @@ def _parse_port(value: Any, name: str, where: str) -> int:
     return port
 
 
+@lru_cache(maxsize=256)
+def _folder_type(node_type: str) -> bool:
+    return is_shared_folder(node_type)
+
+
+_NAME_MATCH = re.compile(NAME_PATTERN).fullmatch  # `ids.valid_name` of a str, without a call per name
+
+
+def _sig_where(i: int, j: int) -> str:
+    return f"blueprint.nodes[{i}].operation_signature_list[{j}]"
+
+
 def parse_blueprint(blueprint: Any, dockerinfo: Any | None = None, *, require_endpoints: bool = True,
                     policy: HostPolicy | None = None, max_nodes: int | None = None) -> Graph:
     """Parse and validate; with `dockerinfo`, every executed node needs an endpoint (allowed by
-    `policy`, when given); more than `max_nodes` vertices is an error."""
+    `policy`, when given); more than `max_nodes` vertices is an error.
+
+    One pass over the nodes, one over the edges, dicts and lists indexed by vertex; the strings
+    that name a culprit (`blueprint.nodes[i]...`) are only built for an error."""
     if not isinstance(blueprint, dict):
         raise BlueprintError("blueprint must be a JSON object")
     nodes = blueprint.get("nodes")
@@ -232,129 +288,145 @@ def parse_blueprint(blueprint: Any, dockerinfo: Any | None = None, *, require_en
                                         else "pipeline-topology/v2")
     name = blueprint.get("name") if isinstance(blueprint.get("name"), str) else ""
 
-    # 1. containers and their operations
-    ops: dict[str, list[str]] = {}
-    op_sets: dict[str, set[str]] = {}
-    node_info: dict[str, dict[str, Any]] = {}
-    raw_edges: list[tuple[str, str, Any, str]] = []  # (container, operation, target, where)
+    # 1. containers, their operations, and the vertices: every operation of a container that is not
+    #    a shared folder, in blueprint order
+    ops: dict[str, dict[str, int]] = {}    # container -> its operations (in order) -> vertex index
+    index: dict[str, dict[str, int]] = {}  # the same, for the containers that are not shared folders
+    kinds: dict[str, tuple[str, str]] = {}  # container -> (node_type, image)
+    skipped: list[str] = []
+    wired: list[tuple[str, str, list[Any], int, int]] = []  # (container, operation, connected_to, i, j)
+    count = 0
     for i, node in enumerate(nodes):
-        where = f"blueprint.nodes[{i}]"
         if not isinstance(node, dict):
-            raise BlueprintError(f"{where} must be an object", field=where)
-        cname = _name(node.get("container_name"), "container_name", f"{where}.container_name")
+            raise BlueprintError(f"blueprint.nodes[{i}] must be an object", field=f"blueprint.nodes[{i}]")
+        cname = node.get("container_name")
+        if not (type(cname) is str and _NAME_MATCH(cname)):
+            cname = _name(cname, "container_name", f"blueprint.nodes[{i}].container_name")
         if cname in ops:
-            raise BlueprintError(f"duplicate container name {cname!r}", field=f"{where}.container_name",
-                                 container=cname)
-        node_info[cname] = {k: node.get(k) if isinstance(node.get(k), str) else "" for k in ("node_type", "image")}
+            raise BlueprintError(f"duplicate container name {cname!r}",
+                                 field=f"blueprint.nodes[{i}].container_name", container=cname)
+        node_type, image = node.get("node_type"), node.get("image")
+        kind = kinds[cname] = (node_type if isinstance(node_type, str) else "",
+                               image if isinstance(image, str) else "")
         sigs = node.get("operation_signature_list") or []
         if not isinstance(sigs, list):
-            raise BlueprintError(f"{where}.operation_signature_list must be a list", field=where, container=cname)
-        names: dict[str, None] = {}  # ordered set
+            raise BlueprintError(f"blueprint.nodes[{i}].operation_signature_list must be a list",
+                                 field=f"blueprint.nodes[{i}]", container=cname)
+        own: dict[str, int] = {}
         for j, sig in enumerate(sigs):
-            swhere = f"{where}.operation_signature_list[{j}]"
             opsig = sig.get("operation_signature") if isinstance(sig, dict) else None
             if not isinstance(opsig, dict):
-                raise BlueprintError(f"{swhere}.operation_signature missing in container {cname!r}",
-                                     field=swhere, container=cname)
-            op = _name(opsig.get("operation_name"), f"operation_name in container {cname!r}",
-                       f"{swhere}.operation_signature.operation_name")
-            if op in names:
-                raise BlueprintError(f"duplicate operation {op!r} in container {cname!r}", field=swhere,
+                raise BlueprintError(f"{_sig_where(i, j)}.operation_signature missing in container {cname!r}",
+                                     field=_sig_where(i, j), container=cname)
+            op = opsig.get("operation_name")
+            if not (type(op) is str and _NAME_MATCH(op)):
+                op = _name(op, f"operation_name in container {cname!r}",
+                           f"{_sig_where(i, j)}.operation_signature.operation_name")
+            if op in own:
+                raise BlueprintError(f"duplicate operation {op!r} in container {cname!r}", field=_sig_where(i, j),
                                      container=cname)
-            names[op] = None
+            own[op] = count + len(own)
             targets = sig.get("connected_to") or []
             if not isinstance(targets, list):
-                raise BlueprintError(f"{swhere}.connected_to must be a list", field=swhere, container=cname)
-            for k, target in enumerate(targets):
-                raw_edges.append((cname, op, target, f"{swhere}.connected_to[{k}]"))
-        if not names and not is_shared_folder(node_info[cname]["node_type"]):
-            raise BlueprintError(f"container {cname!r} has no operations", field=where, container=cname)
-        ops[cname] = list(names)
+                raise BlueprintError(f"{_sig_where(i, j)}.connected_to must be a list", field=_sig_where(i, j),
+                                     container=cname)
+            if targets:
+                wired.append((cname, op, targets, i, j))
+        ops[cname] = own
+        if _folder_type(kind[0]):
+            skipped.append(cname)
+        elif not own:
+            raise BlueprintError(f"container {cname!r} has no operations", field=f"blueprint.nodes[{i}]",
+                                 container=cname)
+        else:
+            index[cname] = own
+            count += len(own)
 
-    # 2. edges between (container, operation) pairs
-    edges: list[tuple[tuple[str, str], tuple[str, str]]] = []
-    op_sets.update((c, set(names)) for c, names in ops.items())
-    for cname, op, target, where in raw_edges:
-        if not isinstance(target, dict):
-            raise BlueprintError(f"{where} must be an object", field=where, container=cname)
-        tname = target.get("container_name")
-        if not isinstance(tname, str) or tname not in ops:
-            raise BlueprintError(f"edge from {cname}.{op} to unknown container {tname!r}", field=where,
-                                 container=cname, operation=op, target=tname)
-        tsig = target.get("operation_signature")
-        top = tsig.get("operation_name") if isinstance(tsig, dict) else None
-        if top is not None and not isinstance(top, str):
-            raise BlueprintError(f"{where}.operation_signature.operation_name must be a string", field=where,
-                                 container=cname, operation=op)
-        if top is None and len(ops[tname]) == 1:
-            top = ops[tname][0]
-        if top not in op_sets[tname] and not (is_shared_folder(node_info[tname]["node_type"]) and not ops[tname]):
-            raise BlueprintError(f"edge from {cname}.{op} to unknown operation {tname}.{top}", field=where,
-                                 container=cname, operation=op, target=f"{tname}.{top}")
-        edges.append(((cname, op), (tname, top or "")))
-
-    # 3. vertices (shared folders excluded), with edges bridged through folders
-    skipped = [c for c in ops if is_shared_folder(node_info[c]["node_type"])]
-    skipped_set = set(skipped)
-    vertices: list[Vertex] = []
-    index: dict[tuple[str, str], int] = {}
-    for cname, names in ops.items():
-        if cname in skipped_set:
-            continue
-        for op in names:
-            index[(cname, op)] = len(vertices)
-            vertices.append(Vertex(len(vertices), cname, op, **node_info[cname]))
-    if not vertices:
+    # 2. edges between vertices; those to or from a shared folder are bridged through it
+    children: list[list[int]] = [[] for _ in range(count)]
+    folder_out: dict[str, list[int | str]] = {}  # shared folder -> what it feeds (vertex, or another folder)
+    into_folder: list[tuple[int, str]] = []      # (vertex, shared folder it feeds)
+    for cname, op, targets, i, j in wired:
+        own = index.get(cname)
+        out = children[own[op]] if own is not None else folder_out.setdefault(cname, [])
+        for k, target in enumerate(targets):
+            if not isinstance(target, dict):
+                where = f"{_sig_where(i, j)}.connected_to[{k}]"
+                raise BlueprintError(f"{where} must be an object", field=where, container=cname)
+            tname = target.get("container_name")
+            t_ops = ops.get(tname) if isinstance(tname, str) else None
+            if t_ops is None:
+                raise BlueprintError(f"edge from {cname}.{op} to unknown container {tname!r}",
+                                     field=f"{_sig_where(i, j)}.connected_to[{k}]", container=cname, operation=op,
+                                     target=tname)
+            tsig = target.get("operation_signature")
+            top = tsig.get("operation_name") if isinstance(tsig, dict) else None
+            if top is None:
+                if len(t_ops) == 1:
+                    top = next(iter(t_ops))
+            elif not isinstance(top, str):
+                raise BlueprintError(f"{_sig_where(i, j)}.connected_to[{k}].operation_signature.operation_name "
+                                     "must be a string", field=f"{_sig_where(i, j)}.connected_to[{k}]",
+                                     container=cname, operation=op)
+            theirs = index.get(tname)
+            ci = theirs.get(top) if theirs is not None and top is not None else None
+            if ci is None and not (theirs is None and (not t_ops or top in t_ops)):
+                raise BlueprintError(f"edge from {cname}.{op} to unknown operation {tname}.{top}",
+                                     field=f"{_sig_where(i, j)}.connected_to[{k}]", container=cname, operation=op,
+                                     target=f"{tname}.{top}")
+            if ci is not None:
+                out.append(ci)
+            elif own is not None:
+                into_folder.append((own[op], tname))
+            else:
+                out.append(tname)
+    if not count:
         raise BlueprintError("empty graph: no executable operations", field="blueprint.nodes")
 
-    succ: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    folder_out: dict[str, list[tuple[str, str]]] = {}  # shared folder -> what any of its operations feeds
-    for a, b in edges:
-        if a[0] in skipped_set:
-            folder_out.setdefault(a[0], []).append(b)
-        elif a in index:
-            succ.setdefault(a, []).append(b)
-    bridged: dict[str, list[tuple[str, str]]] = {}  # shared folder -> the real operations behind it
+    bridged: dict[str, list[int]] = {}  # shared folder -> the vertices behind it
 
-    def through(folder: str) -> list[tuple[str, str]]:
+    def through(folder: str) -> list[int]:
         if folder not in bridged:
-            out: list[tuple[str, str]] = []
+            found: list[int] = []
             seen, todo = {folder}, deque([folder])
             while todo:
                 for b in folder_out.get(todo.popleft(), ()):
-                    if b[0] not in skipped_set:
-                        out.append(b)
-                    elif b[0] not in seen:
-                        seen.add(b[0])
-                        todo.append(b[0])
-            bridged[folder] = out
+                    if type(b) is int:
+                        found.append(b)
+                    elif b not in seen:
+                        seen.add(b)
+                        todo.append(b)
+            bridged[folder] = found
         return bridged[folder]
 
-    linked: set[tuple[int, int]] = set()
-    for a, bs in succ.items():
-        pi = index[a]
-        for b in bs:
-            for real in (through(b[0]) if b[0] in skipped_set else (b,)):
-                ci = index.get(real)
-                if ci is not None and (pi, ci) not in linked:
-                    linked.add((pi, ci))
-                    vertices[pi].children.append(ci)
-                    vertices[ci].parents.append(pi)
-    if max_nodes is not None and len(vertices) > max_nodes:
-        raise BlueprintError(f"blueprint has {len(vertices)} operations, more than the limit of {max_nodes} "
+    for pi, folder in into_folder:
+        children[pi].extend(through(folder))
+    if max_nodes is not None and count > max_nodes:
+        raise BlueprintError(f"blueprint has {count} operations, more than the limit of {max_nodes} "
                              "(ORCHESTRATOR_MAX_NODES)", field="blueprint.nodes", limit=max_nodes)
-    for v in vertices:
-        v.parents.sort()
-        v.children.sort()
+    parents: list[list[int]] = [[] for _ in range(count)]
+    for pi in range(count):  # ascending, so every parent list comes out sorted
+        ch = children[pi]
+        if len(ch) > 1:
+            ch = children[pi] = sorted(set(ch))
+        for ci in ch:
+            parents[ci].append(pi)
 
+    vertices: list[Vertex] = []
+    for cname, ops_of in index.items():
+        node_type, image = kinds[cname]
+        for op, vi in ops_of.items():
+            vertices.append(Vertex(vi, cname, op, node_type, image, None, parents[vi], children[vi]))
     graph = Graph(name=name, vertices=vertices, dialect=str(dialect), skipped=skipped)
-    _check_vertex_cycles(graph)
-    _check_container_cycles(graph)
+    if not _acyclic(children):
+        _check_vertex_cycles(graph)
+    if len(index) < count:  # with one operation per container, the container graph is the vertex graph
+        _check_container_cycles(graph)
     _check_input_ports(blueprint, index)
 
     if dockerinfo is not None or require_endpoints:
         endpoints = parse_dockerinfo(dockerinfo if dockerinfo is not None else {"docker_info_list": []}, policy)
-        missing = sorted({v.container for v in vertices if v.container not in endpoints})
+        missing = sorted(c for c in index if c not in endpoints)
         if missing:
             raise BlueprintError(f"no dockerinfo entry for node(s): {', '.join(missing)}",
                                  field="dockerinfo", containers=missing)
@@ -363,8 +435,7 @@ def parse_blueprint(blueprint: Any, dockerinfo: Any | None = None, *, require_en
     return graph
 
 
-def _check_input_ports(blueprint: dict[str, Any], index: dict[tuple[str, str], int]) -> None:
-    containers = {c for c, _ in index}
+def _check_input_ports(blueprint: dict[str, Any], index: dict[str, dict[str, int]]) -> None:
     ports = blueprint.get("input_ports") or []
     if not isinstance(ports, list):
         raise BlueprintError("blueprint.input_ports must be a list", field="blueprint.input_ports")
@@ -377,8 +448,25 @@ def _check_input_ports(blueprint: dict[str, Any], index: dict[tuple[str, str], i
         op = sig.get("operation_name") if isinstance(sig, dict) else None
         if not isinstance(c, str) or not (op is None or isinstance(op, str)):
             raise BlueprintError(f"{where} must name a container (and operation) by string", field=where)
-        if (c, op) not in index and not (op is None and c in containers):
+        if c not in index or not (op is None or op in index[c]):
             raise BlueprintError(f"input port names unknown operation {c}.{op}", field=where)
+
+
+def _acyclic(children: list[list[int]]) -> bool:
+    """Whether the vertex graph has no cycle (Kahn: every vertex can be taken once its parents are)."""
+    indegree = [0] * len(children)
+    for ch in children:
+        for c in ch:
+            indegree[c] += 1
+    ready = [i for i, d in enumerate(indegree) if not d]
+    taken = 0
+    while ready:
+        taken += 1
+        for c in children[ready.pop()]:
+            indegree[c] -= 1
+            if not indegree[c]:
+                ready.append(c)
+    return taken == len(children)
 
 
 def _find_cycle(nodes: list[Any], succ: dict[Any, list[Any]]) -> list[Any] | None:

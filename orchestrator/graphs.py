@@ -57,3 +57,11 @@ class GraphCache:
             while len(self._graphs) > self.size:
                 self._graphs.popitem(last=False)
         return wf, graph
+
+    def put(self, wid: str, run: str, graph: Graph) -> None:
+        """Keep the graph of a workflow just submitted (its first reads need not parse its spec)."""
+        with self._lock:
+            self._graphs[(wid, run)] = graph
+            self._graphs.move_to_end((wid, run))
+            while len(self._graphs) > self.size:
+                self._graphs.popitem(last=False)

@@ -74,6 +74,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+import orjson
 import redis
 
 from taskservice.models import TaskStatus
@@ -306,8 +307,9 @@ local function count_ids(s) local n = 0; for _ in string.gmatch(s, '%d+') do n =
 """
 
 _SUBMIT = _LUA_COMMON + r"""
--- ARGV: P, wid, now_ts, now_iso, lease_until, nfields, k1, v1, ..., then one JSON array of
--- [parents, children] pairs (comma lists), one per node (one argument: cheap to send at 10,000 nodes)
+-- ARGV: P, wid, now_ts, now_iso, lease_until, nfields, k1, v1, ..., then one JSON array
+-- [parents, children]: each a list, per node, of the node's parent (child) indexes
+-- (one argument, no per-node work in the API: cheap at 10,000 nodes)
 local wid, now_ts, now_iso, lease_until = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local k = wfkey(wid)
 if redis.call('EXISTS', k) == 1 then return false end
@@ -318,18 +320,21 @@ for f = 1, nf do
   pos = pos + 2
 end
 local edges = cjson.decode(ARGV[pos])
+local parents, children = edges[1], edges[2]
 local total = tonumber(redis.call('HGET', k, 'total'))
 redis.call('HSET', k, 'done', '0', 'active', '0', 'failed', '0', 'cancelled', '0', 'created_ts', now_ts,
            'created_at', now_iso, 'updated_at', now_iso)
 redis.call('ZADD', P .. ':index', now_ts, wid)
 set_wf_status(wid, 'pending')
 local out = {}
+local base = nkey(wid, '')
+local concat = table.concat
 for i = 0, total - 1 do
-  local e = edges[i + 1]
-  local left = count_ids(e[1])
-  redis.call('HSET', nkey(wid, i), 'status', 'pending', 'scheduled', '0', 'attempt', '1', 'progress', '0',
-             'retries', '0', 'parents', e[1], 'children', e[2], 'remaining', left, 'token', '0',
-             'created_at', now_iso, 'updated_at', now_iso)
+  local ps = parents[i + 1]
+  local left = #ps
+  redis.call('HSET', base .. i, 'status', 'pending', 'scheduled', '0', 'attempt', '1', 'progress', '0',
+             'retries', '0', 'parents', concat(ps, ','), 'children', concat(children[i + 1], ','),
+             'remaining', left, 'token', '0', 'created_at', now_iso, 'updated_at', now_iso)
   if left == 0 then schedule(wid, i, lease_until, out) end
 end
 return out
@@ -724,12 +729,22 @@ class Store:
         return f"{self.p}:events:{wid}"
 
     # workflows --------------------------------------------------------------
+    @staticmethod
+    def new_run() -> str:
+        """A workflow run's id: a workflow deleted and submitted again under its id gets a new one."""
+        return uuid.uuid4().hex[:8]
+
     def create(self, wid: str, spec: dict[str, Any], total: int, parents: list[list[int]],
                children: list[list[int]], lease_until: float,
-               services_api_key: str | None = None, user: str | None = None) -> list[int] | None:
-        """Store a new workflow; None if the id is taken. Returns the root vertices to start."""
-        raw_spec = json.dumps(spec, separators=(",", ":"))
-        fields = {"workflow_id": wid, "run": uuid.uuid4().hex[:8], "total": str(total), "spec": raw_spec}
+               services_api_key: str | None = None, user: str | None = None,
+               run: str | None = None) -> list[int] | None:
+        """Store a new workflow; None if the id is taken. Returns the root vertices to start.
+
+        `run` (default: a new one) tells this run apart from an earlier workflow of the same id.
+        The spec and the edges are written by orjson in one call each (megabytes at 10,000 nodes)."""
+        raw_spec = orjson.dumps(spec)
+        fields: dict[str, Any] = {"workflow_id": wid, "run": run or self.new_run(), "total": str(total),
+                                  "spec": raw_spec}
         name = (spec.get("graph") or {}).get("name")
         if name:
             fields["name"] = str(name)
@@ -739,8 +754,7 @@ class Store:
             fields["user"] = user
         created = time.time()
         argv: list[Any] = [self.p, wid, repr(created), now_iso(), repr(lease_until), 0]
-        edges = [[",".join(map(str, ps)), ",".join(map(str, cs))] for ps, cs in zip(parents, children)]
-        raw_edges = json.dumps(edges, separators=(",", ":"))
+        raw_edges = orjson.dumps([parents, children])
         fields["bytes"] = str(len(raw_spec) + len(raw_edges) + WORKFLOW_OVERHEAD_BYTES + NODE_OVERHEAD_BYTES * total)
         argv[5] = len(fields)
         for k, v in fields.items():

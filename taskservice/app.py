@@ -30,6 +30,7 @@ from .ids import id_error, quote_id, valid_task_id
 from .inputs import InputPolicy, InputRefused
 from .limits import BodyLimit
 from .dialect import Dialect, dialect_for
+from .direct import DirectRoute
 from .manager import (ACTIVE_VALUES, COMPLETE, FAILED, ShuttingDown, TaskConflict, TaskLocked, TaskManager, TaskNotFound,
                       fingerprint, new_task_id)
 from .methods import MethodSpec, discover
@@ -111,7 +112,8 @@ def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None 
 
     title = service_title(service_module, settings.title)
     manager.observer = TaskObserver(manager, title)
-    app = FastAPIOffline(title=title, version="1.0.0", lifespan=lifespan,
+    telemetry = None if settings.opentelemetry else {"tracing": False, "metrics": False, "logs": False}
+    app = FastAPIOffline(title=title, version="1.0.0", lifespan=lifespan, telemetry=telemetry,
                          description=(inspect.getdoc(service_module) or "").strip() or None)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     errors.install(app)
@@ -164,6 +166,8 @@ def create_app(service_module: ModuleType | Any, *, manager: TaskManager | None 
     control = _control_router(manager, methods, settings, dependencies, access, admit,
                               make_id if callable(make_id) else None)
     app.router.routes.extend(control.routes)
+    # the hot paths are matched first: every route tried before them costs each request a regex match
+    app.router.routes.sort(key=lambda route: not isinstance(route, DirectRoute))
     app.router.routes.extend(events_router(manager, dependencies, access).routes)
     app.router.routes.extend(metrics_router(manager.observer.metrics.registry, dependencies).routes)
     if callable(extend_app):  # a service's own routes (other APIs, streams) beside /control
@@ -275,7 +279,6 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
         code = 202 if record["status"] in ACTIVE_VALUES else 200
         return answer(_execute_body(record, output), code, _location(task_id))
 
-    @router.post("/execute", status_code=202, openapi_extra=_EXECUTE_DOC)
     async def execute(request: Request) -> Response:
         """Start `method`; background work answers 202 at once, quick methods 200 with their output."""
         who = _who(request)
@@ -354,11 +357,16 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
             return answer(json.loads(body))
         return Response(body, media_type="application/json")
 
-    @router.get("/status/{task_id}", openapi_extra=_WAIT_DOC)
     async def status(request: Request) -> Response:
         """The task's record; with `?wait=`, returns as soon as it changes (or at once if finished)."""
         task_id = _task_id(request.path_params["task_id"], ("path", "task_id"))
         return await status_of(task_id, _wait_param(request), _who(request))
+
+    # the hot paths: their endpoints parse and answer by hand (see taskservice.direct)
+    router.add_api_route("/execute", execute, methods=["POST"], status_code=202, openapi_extra=_EXECUTE_DOC,
+                         route_class_override=DirectRoute)
+    router.add_api_route("/status/{task_id}", status, methods=["GET"], openapi_extra=_WAIT_DOC,
+                         route_class_override=DirectRoute)
 
     @router.get("/status", openapi_extra=_WAIT_DOC)
     async def status_by_query(request: Request, task_id: str) -> Response:

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import orjson
+
 from .models import ExecuteRequest, TaskStatus
 from .query import to_micros
 from .records import Row
@@ -45,8 +47,24 @@ _ISO_SECOND: tuple[int, str] = (-1, "")
 
 
 def dumps(value: Any) -> bytes:
-    """Compact JSON bytes, the one spelling every stored record uses."""
-    return json.dumps(value, separators=(",", ":"), default=str).encode()
+    """Compact JSON bytes, the one spelling every stored record uses (orjson: non-finite floats become
+    null, unknown types str; integers beyond 64 bits and the like through the standard library).
+
+    orjson's result sits in a buffer of at least 4 KiB whatever its length; records and outputs are
+    retained by the thousand, so they are copied into a bytes object of their own size.
+    """
+    try:
+        return bytes(memoryview(orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS)))
+    except orjson.JSONEncodeError:
+        return json.dumps(value, separators=(",", ":"), default=str).encode()
+
+
+def loads(raw: bytes) -> Any:
+    """A stored record back as data (what `dumps` wrote, the standard library's spelling included)."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
 
 
 def fingerprint(request: ExecuteRequest) -> bytes:
@@ -120,7 +138,7 @@ class Entry:
 
     def record(self) -> dict[str, Any]:
         if self.final is not None:
-            return json.loads(self.final)
+            return loads(self.final)
         return self.build()
 
     def to_row(self) -> Row:

@@ -1,12 +1,15 @@
 """Ordered indexes over the retained task records, for queries.
 
-One sorted list of keys per value of each indexed field (status, method,
-workflow_id, user), per pair of a status and a value of each other field, and
-one of every task, keyed by creation time: a filtered query with a limit
-slices the index that serves it newest first, so it costs about
-O(limit + log n), not O(retained); creation-time ranges are bisected in the
-same lists. A condition no index serves filters the smallest index-narrowed
-walk.
+Finished tasks (nearly all of the retained ones) are in sorted lists keyed by
+creation time: one of every task, one per value of each indexed field (status,
+method, workflow_id, user) and one per pair of a status and a value of each
+other field. A filtered query with a limit slices the list that serves it,
+newest first, so it costs about O(limit + log n), not O(retained); creation-time
+ranges are bisected in the same lists. Active tasks (pending, running, paused,
+stopping: bounded by the pool and its queue) are held in a plain dict instead
+and sorted when a query asks for an active status: a task's moves between
+active statuses then cost nothing, which matters on the execute hot path. A
+condition no index serves filters the smallest index-narrowed walk.
 """
 
 from __future__ import annotations
@@ -34,13 +37,16 @@ Key = tuple[int, str]  # (created in microseconds, task id): newest last
 _FIXED = ("method", "workflow_id", "user")
 #: Fields often empty: a task without a value is in no index of that field (saves memory per task).
 _OPTIONAL = frozenset({"workflow_id", "user"})
+#: Statuses held in sorted lists; the others (active ones) are sorted per query from the live dict.
+_SORTED = frozenset({"complete", "failed", "cancelled"})
 
 
 class TaskIndex:
     """Indexes over the manager's records; updated under the manager's lock.
 
     An entry carries its own key and the status it is indexed under
-    (`index_key`, `indexed_status`), so the index holds no per-task dict.
+    (`index_key`, `indexed_status`), so the index holds no per-task dict but
+    the one of active tasks.
     """
 
     def __init__(self, lock: threading.RLock) -> None:
@@ -48,35 +54,47 @@ class TaskIndex:
         self._all: SortedList = SortedList()
         self._by: dict[str, dict[Any, SortedList]] = {f: {} for f in INDEXED}
         self._pairs: dict[str, dict[tuple[str, Any], SortedList]] = {f: {} for f in _FIXED}  # (status, value)
+        self._live: dict[str, Entry] = {}  # active tasks by id: their status lists are built per query
 
     def add(self, entry: Entry) -> None:
         key: Key = (to_micros(entry.created), entry.task_id)
         entry.index_key = key
-        entry.indexed_status = entry.status.value
         self._all.add(key)
-        self._by["status"].setdefault(entry.indexed_status, SortedList()).add(key)
         for field in _FIXED:
             value = getattr(entry, field)
             if value is not None or field not in _OPTIONAL:
                 self._by[field].setdefault(value, SortedList()).add(key)
-                self._pairs[field].setdefault((entry.indexed_status, value), SortedList()).add(key)
+        entry.indexed_status = None
+        self._place(entry, entry.status.value)
 
     def changed(self, entry: Entry) -> None:
-        key = entry.index_key
         status = entry.status.value
-        if key is None or status == entry.indexed_status:
-            return
-        self._remove("status", entry.indexed_status, key)
-        self._by["status"].setdefault(status, SortedList()).add(key)
+        if entry.index_key is not None and status != entry.indexed_status:
+            self._place(entry, status)
+
+    def _place(self, entry: Entry, status: str) -> None:
+        """Move the entry from the status it is indexed under to `status`."""
+        key, old = entry.index_key, entry.indexed_status
+        if old in _SORTED:
+            self._unsort(entry, old, key)
+        elif old is not None:
+            self._live.pop(entry.task_id, None)
+        if status in _SORTED:
+            self._by["status"].setdefault(status, SortedList()).add(key)
+            for field in _FIXED:
+                value = getattr(entry, field)
+                if value is not None or field not in _OPTIONAL:
+                    self._pairs[field].setdefault((status, value), SortedList()).add(key)
+        else:
+            self._live[entry.task_id] = entry
+        entry.indexed_status = status
+
+    def _unsort(self, entry: Entry, status: str, key: Key) -> None:
+        _discard(self._by["status"], status, key)
         for field in _FIXED:
             value = getattr(entry, field)
             if value is not None or field not in _OPTIONAL:
-                _discard(self._pairs[field], (entry.indexed_status, value), key)
-                self._pairs[field].setdefault((status, value), SortedList()).add(key)
-        entry.indexed_status = status
-
-    def _remove(self, field: str, value: Any, key: Key) -> None:
-        _discard(self._by[field], value, key)
+                _discard(self._pairs[field], (status, value), key)
 
     def forget(self, entries: list[Entry]) -> None:
         for entry in entries:
@@ -85,12 +103,24 @@ class TaskIndex:
                 continue
             entry.index_key = None
             self._all.discard(key)
-            self._remove("status", entry.indexed_status, key)
+            if entry.indexed_status in _SORTED:
+                self._unsort(entry, entry.indexed_status, key)
+            else:
+                self._live.pop(entry.task_id, None)
             for field in _FIXED:
                 value = getattr(entry, field)
                 if value is not None or field not in _OPTIONAL:
-                    self._remove(field, value, key)
-                    _discard(self._pairs[field], (entry.indexed_status, value), key)
+                    _discard(self._by[field], value, key)
+
+    def _status_index(self, status: Any, field: str | None = None, value: Any = None) -> SortedList | None:
+        """The sorted keys of the tasks in `status` (and with `field` == `value`, when given)."""
+        if status in _SORTED:
+            if field is None:
+                return self._by["status"].get(status)
+            return self._pairs[field].get((status, value))
+        keys = [e.index_key for e in self._live.values()
+                if e.indexed_status == status and (field is None or getattr(e, field) == value)]
+        return SortedList(keys) if keys else None
 
     def query(self, conds: list[Condition], limit: int, offset: int,
               match: Callable[[str], bool]) -> tuple[list[str], int]:
@@ -120,17 +150,20 @@ class TaskIndex:
                 values = list(dict.fromkeys(value if op == "in" else [value]))
                 if (attr in _OPTIONAL and None in values) or not all(_hashable(v) for v in values):
                     continue  # tasks without a value are in no index of this field
-                by = self._by[attr]
-                choices.append(({n}, [by[v] for v in values if v in by]))
+                if attr == "status":
+                    found = [self._status_index(v) for v in values]
+                    choices.append(({n}, [x for x in found if x is not None]))
+                else:
+                    by = self._by[attr]
+                    choices.append(({n}, [by[v] for v in values if v in by]))
                 wanted.setdefault(attr, (n, values))
         if "status" in wanted:
             n_status, statuses = wanted["status"]
             for field in _FIXED:
                 if field in wanted:
                     n_field, values = wanted[field]
-                    pairs = self._pairs[field]
-                    lists = [pairs[(st, v)] for st in statuses for v in values if (st, v) in pairs]
-                    choices.append(({n_status, n_field}, lists))
+                    found = [self._status_index(st, field, v) for st in statuses for v in values]
+                    choices.append(({n_status, n_field}, [x for x in found if x is not None]))
         if choices:  # the index that leaves nothing to filter, else the smallest walk
             covered, lists = min(choices, key=lambda c: (len(served | c[0]) < len(conds),
                                                          sum(len(x) for x in c[1])))

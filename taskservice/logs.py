@@ -7,14 +7,20 @@ default, or one JSON object per line with `fmt="json"` (`SERVICE_LOG_FORMAT`,
 `ORCHESTRATOR_LOG_FORMAT`). Events carry their ids as fields (`workflow_id`,
 `node`, `task_id`, `attempt`, `worker`), never only inside the message.
 
-structlog loggers filter by level before doing any work and render straight to
-stderr, so a line per task start/end costs microseconds on the hot paths.
+structlog loggers filter by level before doing any work. A service batches its
+lines (`configure(..., batched=True)`): they are written to stderr in one
+write per `LineBatch.interval` (and at once past 64 KiB, at a warning, and at
+exit). One write per line would release and re-take the GIL three times per
+task, which under load costs the event loop far more than building the lines.
 """
 
 from __future__ import annotations
 
+import atexit
+import collections
 import logging
 import sys
+import threading
 import time
 from typing import Any, Literal
 
@@ -31,24 +37,103 @@ def _json_dumps(obj: Any, **_: Any) -> str:
     return orjson.dumps(obj, default=str).decode()
 
 
+class LineBatch:
+    """A text sink that gathers lines and writes them to `stream` in batches.
+
+    `write` only appends to a deque (no lock: lines come from the event loop, the
+    task threads and the record writer at once); the lines reach the stream
+    `interval` seconds after the first unwritten one (a daemon thread), at once
+    when `max_lines` gather or `urgent()` is called, and at interpreter exit.
+    `flush()` is a no-op so that loggers flushing after every line do not defeat
+    the batching; `drain()` writes now.
+    """
+
+    def __init__(self, stream: Any, interval: float = 0.05, max_lines: int = 1000) -> None:
+        self.stream = stream
+        self.interval = interval
+        self.max_lines = max_lines
+        self._lines: collections.deque[str] = collections.deque()
+        self._due = threading.Event()  # set once lines wait; the writer thread clears it before draining
+        self._draining = threading.Lock()  # one drain at a time keeps the lines in order
+        self._thread: threading.Thread | None = None
+        self._starting = threading.Lock()
+        atexit.register(self.drain)
+
+    def write(self, text: str) -> int:
+        lines = self._lines
+        lines.append(text)
+        if not self._due.is_set():  # the first line since the last batch: wake the writer thread
+            self._wake()
+        if len(lines) >= self.max_lines:
+            self.drain()
+        return len(text)
+
+    def flush(self) -> None:
+        """Loggers call this after every line: the batch decides when to write."""
+
+    def urgent(self) -> None:
+        """Write what is gathered now (a warning or an error should not wait)."""
+        self.drain()
+
+    def drain(self) -> None:
+        with self._draining:
+            lines, parts = self._lines, []
+            while lines:
+                parts.append(lines.popleft())
+            if parts:
+                try:
+                    self.stream.write("".join(parts))
+                    self.stream.flush()
+                except (OSError, ValueError):
+                    pass  # a closed or broken stream must never fail the caller
+
+    def _wake(self) -> None:
+        if self._thread is None:
+            with self._starting:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._loop, name="log-lines", daemon=True)
+                    self._thread.start()
+        self._due.set()
+
+    def _loop(self) -> None:
+        while True:
+            self._due.wait()
+            time.sleep(self.interval)
+            self._due.clear()  # before draining: a line written from here on sets it again
+            self.drain()
+
+
+_sink: Any = sys.stderr  # what every line of this process is written to (stderr, or a LineBatch of it)
+
+
 class _NamedWriteLogger(structlog.WriteLogger):
     """A WriteLogger with a name, so `add_logger_name` labels our lines like the stdlib ones."""
 
-    def __init__(self, name: str) -> None:
-        super().__init__(sys.stderr)
+    def __init__(self, name: str, sink: Any) -> None:
+        super().__init__(sink)
         self.name = name
 
 
 class _LoggerFactory:
-    def __init__(self) -> None:
+    def __init__(self, sink: Any) -> None:
+        self._sink = sink
         self._loggers: dict[str, _NamedWriteLogger] = {}
 
     def __call__(self, *args: Any) -> _NamedWriteLogger:
         name = str(args[0]) if args else "root"
         logger = self._loggers.get(name)
         if logger is None:
-            logger = self._loggers[name] = _NamedWriteLogger(name)
+            logger = self._loggers[name] = _NamedWriteLogger(name, self._sink)
         return logger
+
+
+class _UrgentHandler(logging.StreamHandler):
+    """A stdlib handler on a LineBatch that writes at once from WARNING up."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        super().emit(record)
+        if record.levelno >= _WARNING and isinstance(self.stream, LineBatch):
+            self.stream.urgent()
 
 
 _PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:/|@")
@@ -84,26 +169,32 @@ def _renderer(fmt: str) -> Any:
     return _console
 
 
-def configure(fmt: str = "console", level: str | int = "info") -> None:
-    """Set up structlog and the stdlib bridge for this process (idempotent for the same arguments)."""
-    global _configured
+def configure(fmt: str = "console", level: str | int = "info", *, batched: bool = False) -> None:
+    """Set up structlog and the stdlib bridge for this process (idempotent for the same arguments).
+
+    `batched`: lines go to stderr through a `LineBatch` (services: many lines per second).
+    """
+    global _configured, _sink
     numeric = level if isinstance(level, int) else logging.getLevelName(str(level).upper())
     if not isinstance(numeric, int):
         raise ValueError(f"unknown log level {level!r}")
     fmt = "json" if str(fmt).lower() == "json" else "console"
-    if _configured == (fmt, numeric):
+    if _configured == (fmt, numeric) and batched == isinstance(_sink, LineBatch):
         return
     _configured = (fmt, numeric)
+    if isinstance(_sink, LineBatch):
+        _sink.drain()
+    _sink = LineBatch(sys.stderr) if batched else sys.stderr
     timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
     structlog.configure(
         processors=[structlog.stdlib.add_logger_name,
                     structlog.processors.add_log_level, timestamper, structlog.processors.format_exc_info,
                     _renderer(fmt)],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=_LoggerFactory(),
+        logger_factory=_LoggerFactory(_sink),
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _UrgentHandler(_sink)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[structlog.stdlib.add_logger_name, structlog.processors.add_log_level, timestamper],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, _renderer(fmt)],
@@ -117,6 +208,12 @@ def configure(fmt: str = "console", level: str | int = "info") -> None:
         lg = logging.getLogger(name)
         lg.handlers.clear()
         lg.propagate = True
+
+
+def drain() -> None:
+    """Write the lines a batching process has gathered (before an `os._exit`, which skips atexit)."""
+    if isinstance(_sink, LineBatch):
+        _sink.drain()
 
 
 def get_logger(name: str, **context: Any) -> Any:
@@ -172,7 +269,9 @@ class HotLogger:
                     parts.append(f"{k}={v}" if type(v) in (int, float) else f"{k}={_value(v)}")
             line = " ".join(parts) + self._context_text
         try:
-            sys.stderr.write(line + "\n")
+            _sink.write(line + "\n")
+            if numeric >= _WARNING and _sink is not sys.stderr:
+                _sink.urgent()
         except (OSError, ValueError):
             pass  # a closed or broken stderr must never fail a task
 

@@ -169,8 +169,8 @@ class TaskManager(SeedAPI):
     # -- registration and scheduling -----------------------------------------------------
 
     def lookup(self, task_id: str) -> _Entry | None:
-        with self._lock:
-            return self._entries.get(task_id)
+        """The task's entry, if retained (a dict read is atomic: no lock for the execute hot path)."""
+        return self._entries.get(task_id)
 
     def _create(self, task_id: str, method: str, workflow_id: str | None, fp: bytes | None,
                 user: str | None = None) -> _Entry:
@@ -571,16 +571,21 @@ class TaskManager(SeedAPI):
                       details=dict(entry.details) if entry.details else {}, result=result)
         if status is COMPLETE:
             record["progress"] = 100
+        final = dumps(record)
         row = Row(task_id=entry.task_id, status=status.value, method=entry.method, workflow_id=entry.workflow_id,
                   user=entry.user, created=to_micros(entry.created), started=micros_or_none(entry.started),
-                  finished=to_micros(now), touched=now, record=dumps(record), output=stored,
+                  finished=to_micros(now), touched=now, record=final, output=stored,
                   output_inline=inline, fingerprint=entry.fingerprint)
         self._store.finish(row, lambda: self._publish(entry, status, stored, inline, error, interrupted, now,
-                                                      result))
+                                                      result, final))
 
     def _publish(self, entry: _Entry, status: TaskStatus, output: bytes | None, inline: bool, error: str | None,
-                 interrupted: bool, now: float, result: Any = None) -> None:
-        """Make a durable final state visible: waiters, listeners, callbacks, retention."""
+                 interrupted: bool, now: float, result: Any = None, final: bytes | None = None) -> None:
+        """Make a durable final state visible: waiters, listeners, callbacks, retention.
+
+        `final`: the record JSON the store just wrote; it is the sealed record
+        unless a callback adds its state (then the store gets the change too).
+        """
         with self._lock:
             if entry.status not in ACTIVE:
                 return
@@ -600,10 +605,14 @@ class TaskManager(SeedAPI):
                 self._finished[entry.task_id] = None
             if self.observer is not None:
                 self.observer.finished(entry)
-            self._changed(entry)
             if entry.callback is not None:
+                self._changed(entry)
                 self._fire_callback(entry)
-            self._seal(entry)
+                self._seal(entry)
+            else:  # the row the store holds is this final state: nothing more to write
+                entry.final = final if final is not None else dumps(entry.build())
+                entry.details = None
+                self._changed(entry, persist=False)
             self._prune(now)
 
     def _result(self, stored: bytes | None, inline: bool) -> Any:
@@ -678,10 +687,11 @@ class TaskManager(SeedAPI):
 
     # -- change notification -------------------------------------------------------------
 
-    def _changed(self, entry: _Entry) -> None:
+    def _changed(self, entry: _Entry, persist: bool = True) -> None:
         entry.version += 1
         self._index.changed(entry)
-        self._store.changed(entry)
+        if persist:
+            self._store.changed(entry)
         waiters = self._waiters.pop(entry.task_id, None)
         if waiters and self._loop is not None:
             for fut in waiters:

@@ -9,11 +9,13 @@ not a cancellation).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
 import sys
 from pathlib import Path
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
@@ -21,6 +23,7 @@ import uvicorn
 
 from .app import create_app
 from .logs import configure as configure_logging
+from .logs import drain as drain_logs
 from .manager import TaskManager
 from .settings import ServiceSettings
 from .version import version_text
@@ -37,6 +40,15 @@ class _Server(uvicorn.Server):
         self.manager.begin_shutdown()
         super().handle_exit(sig, frame)
 
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """uvicorn re-raises a caught SIGTERM as it leaves: the batched log lines are written first."""
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                drain_logs()
+
 
 def run(service_module: ModuleType | Any, settings: ServiceSettings | None = None) -> None:
     """Serve `service_module` on `HOST:PORT` until SIGTERM (`python service.py --version` prints the version)."""
@@ -44,7 +56,7 @@ def run(service_module: ModuleType | Any, settings: ServiceSettings | None = Non
         print(version_text(Path(sys.argv[0]).name or "service"))
         return
     settings = settings or ServiceSettings()
-    configure_logging(settings.log_format, settings.log_level)
+    configure_logging(settings.log_format, settings.log_level, batched=True)
     for noisy in ("httpx", "httpcore"):  # their request lines show whole URLs, which may carry tokens
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     app = create_app(service_module, settings=settings)
@@ -57,6 +69,7 @@ def run(service_module: ModuleType | Any, settings: ServiceSettings | None = Non
     if manager.stats()["running_jobs"]:
         logger.warning("exiting with tasks that ignored cancellation")
         logging.shutdown()
+        drain_logs()
         os._exit(1)  # worker threads are not daemons; don't hang on a task that won't stop
 
 

@@ -54,6 +54,9 @@ class ServiceSettings(BaseSettings):
         description='Per-method overrides as JSON, e.g. {"LongProcess": {"timeout": 60, "concurrency": 1, "queue": true}}',
     )
     access_log: bool = False
+    opentelemetry: bool = Field(False, description="FastAPI's native OpenTelemetry spans, metrics and logs "
+                                "(through the global providers). Off by default: /metrics serves Prometheus, "
+                                "and the provider lookups would cost every request")
 
     @field_validator("task_timeout")
     @classmethod

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,12 +45,14 @@ CREATE TABLE IF NOT EXISTS tasks (
     output_inline INTEGER NOT NULL DEFAULT 0,
     fingerprint BLOB
 );
-CREATE INDEX IF NOT EXISTS tasks_created ON tasks(created);
-CREATE INDEX IF NOT EXISTS tasks_status ON tasks(status, created);
-CREATE INDEX IF NOT EXISTS tasks_method ON tasks(method, created);
-CREATE INDEX IF NOT EXISTS tasks_workflow ON tasks(workflow_id, created);
-CREATE INDEX IF NOT EXISTS tasks_user ON tasks(user, created);
+DROP INDEX IF EXISTS tasks_created;
+DROP INDEX IF EXISTS tasks_status;
+DROP INDEX IF EXISTS tasks_method;
+DROP INDEX IF EXISTS tasks_workflow;
+DROP INDEX IF EXISTS tasks_user;
 """
+# No secondary index: queries are answered by the in-memory TaskIndex and the table is only read
+# whole, once, at start. Each index would cost every task's insert and delete a B-tree update.
 _COLUMNS = ("task_id", "status", "method", "workflow_id", "user", "created", "started", "finished",
             "touched", "record", "output", "output_inline", "fingerprint")
 _UPSERT = (f"INSERT INTO tasks ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
@@ -73,8 +76,9 @@ class SqliteRecords(RecordStore):
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._cv = threading.Condition()
-        self._dirty: dict[str, None] = {}
-        self._touches: dict[str, float] = {}
+        self._dirty: dict[str, float] = {}  # task -> when first marked (monotonic): oldest first
+        self._touches: dict[str, float] = {}  # task -> its touched time to write
+        self._touched_at: float | None = None  # when the oldest unwritten touch came (monotonic)
         self._finals: list[tuple[Row, Callable[[], None]]] = []
         self._forget: dict[str, None] = {}
         self._closing = False
@@ -93,20 +97,24 @@ class SqliteRecords(RecordStore):
     def changed(self, entry: Entry) -> None:
         with self._cv:
             self._forget.pop(entry.task_id, None)
-            if not self._dirty and not self._touches:
-                self._cv.notify()
-            self._dirty[entry.task_id] = None
+            if entry.task_id not in self._dirty:  # keeps its first mark: the dict stays oldest first
+                if not self._dirty and not self._touches:
+                    self._cv.notify()
+                self._dirty[entry.task_id] = time.monotonic()
 
     def touched(self, entry: Entry) -> None:
         with self._cv:
-            if not self._dirty and not self._touches:
-                self._cv.notify()
+            if not self._touches:
+                self._touched_at = time.monotonic()
+                if not self._dirty:
+                    self._cv.notify()
             self._touches[entry.task_id] = entry.touched
 
     def finish(self, row: Row, done: Callable[[], None]) -> None:
         with self._cv:
             if not self._closed:
                 self._forget.pop(row.task_id, None)
+                self._dirty.pop(row.task_id, None)  # the final row supersedes any state still to write
                 self._finals.append((row, done))
                 self._cv.notify()
                 return
@@ -122,19 +130,46 @@ class SqliteRecords(RecordStore):
 
     # -- the writer thread ------------------------------------------------------------------
 
+    def _linger_left(self, now: float) -> float | None:
+        """Seconds until the oldest non-final change is due (<= 0: now); None when there is none."""
+        oldest = [t for t in (next(iter(self._dirty.values()), None), self._touched_at if self._touches else None)
+                  if t is not None]
+        return min(oldest) + LINGER - now if oldest else None
+
+    def _ripe(self, now: float, everything: bool) -> list[str]:
+        """Take the changed tasks whose change has waited LINGER (all of them when closing).
+
+        A task that ends sooner is written once, by its final row (`finish` drops its mark):
+        rows of tasks still running are not rewritten on every commit of someone's final state.
+        """
+        if everything:
+            ripe, self._dirty = list(self._dirty), {}
+            return ripe
+        ripe = []
+        for task_id, marked in self._dirty.items():
+            if now - marked < LINGER:
+                break
+            ripe.append(task_id)
+        for task_id in ripe:
+            del self._dirty[task_id]
+        return ripe
+
     def _write_loop(self) -> None:
         while True:
             with self._cv:
                 while not (self._finals or self._forget or self._closing):
-                    if self._dirty or self._touches:
-                        self._cv.wait(LINGER)
+                    left = self._linger_left(time.monotonic())
+                    if left is not None and left <= 0:
                         break
-                    self._cv.wait()
-                dirty, self._dirty = list(self._dirty), {}
-                touches, self._touches = self._touches, {}
+                    self._cv.wait(left)
+                closing = self._closing
+                now = time.monotonic()
+                dirty = self._ripe(now, closing)
+                touches: dict[str, float] = {}
+                if self._touches and (closing or self._finals or now - (self._touched_at or now) >= LINGER):
+                    touches, self._touches, self._touched_at = self._touches, {}, None
                 finals, self._finals = self._finals, []
                 forget, self._forget = list(self._forget), {}
-                closing = self._closing
             try:
                 rows = self._rows_of(dirty) if dirty else []
                 self._write(rows, finals, touches, forget)

@@ -43,6 +43,7 @@ def browser(tmp_path):
 
 
 def test_orch_ui_live_graph_details_and_cancel(orch, service, browser, tmp_path):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
@@ -55,7 +56,14 @@ def test_orch_ui_live_graph_details_and_cancel(orch, service, browser, tmp_path)
     slow = orch.submit(DIAMOND, di, workflow_id="ui-slow", parameters=long_params(
         DIAMOND, 0.1, 1, left={"duration": 30, "steps": 300}, right={"duration": 30, "steps": 300}))["workflow_id"]
 
-    wait = WebDriverWait(browser, 20, poll_frequency=0.05)
+    # the page re-renders as events arrive: an element found may be replaced before it is used
+    wait = WebDriverWait(browser, 20, poll_frequency=0.05, ignored_exceptions=(StaleElementReferenceException,))
+
+    def click(css: str) -> None:
+        wait.until(lambda d: d.find_element(By.CSS_SELECTOR, css).click() or True)
+
+    def attribute(css: str, name: str) -> str:
+        return wait.until(lambda d: d.find_element(By.CSS_SELECTOR, css).get_attribute(name) or "")
 
     def node(name: str, status: str | None = None) -> str:
         return f'#graph g.node[data-node="{name}"]' + (f'[data-status="{status}"]' if status else "")
@@ -66,17 +74,17 @@ def test_orch_ui_live_graph_details_and_cancel(orch, service, browser, tmp_path)
     assert len(browser.find_elements(By.CSS_SELECTOR, "#graph path.edge")) == 4
     # live: left turns complete while right is still running with some progress
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, node("left.LongProcess", "complete"))))
-    right = browser.find_element(By.CSS_SELECTOR, node("right.LongProcess"))
-    assert right.get_attribute("data-status") == "running", right.get_attribute("data-status")
+    right = attribute(node("right.LongProcess"), "data-status")
+    assert right == "running", right
     wait.until(lambda d: 0 < int(d.find_element(By.CSS_SELECTOR, node("right.LongProcess"))
                                  .get_attribute("data-progress")) < 100)
-    browser.find_element(By.CSS_SELECTOR, node("left.LongProcess")).click()  # details of a finished node
+    click(node("left.LongProcess"))  # details of a finished node
     wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, '#details td[data-field="task id"]'), quick))
     shot = tmp_path / "dashboard.png"
     browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000
     api_left = httpx.get(f"{orch.base}/workflows/{quick}/tasks/left.LongProcess", timeout=5).json()
-    details = browser.find_element(By.ID, "details").text
+    details = wait.until(lambda d: d.find_element(By.ID, "details").text)
     assert api_left["task_id"] in details and service.url in details and "complete" in details
     # the whole run ends complete, in the graph and in the header
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, node("sink.LongProcess", "complete"))))
@@ -85,7 +93,7 @@ def test_orch_ui_live_graph_details_and_cancel(orch, service, browser, tmp_path)
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, f'li.wf[data-id="{quick}"][data-status="complete"]')))
 
     # the other run, opened from the list, cancelled with its button
-    browser.find_element(By.CSS_SELECTOR, f'li.wf[data-id="{slow}"]').click()
+    click(f'li.wf[data-id="{slow}"]')
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, node("left.LongProcess", "running"))))
     wait.until(ec.element_to_be_clickable((By.ID, "cancel-btn"))).click()
     wait.until(ec.alert_is_present())
@@ -93,7 +101,7 @@ def test_orch_ui_live_graph_details_and_cancel(orch, service, browser, tmp_path)
     wait.until(ec.text_to_be_present_in_element((By.ID, "wf-status"), "cancelled"))
     for name in ("left.LongProcess", "right.LongProcess", "sink.LongProcess"):
         wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, node(name, "cancelled"))))
-    assert browser.find_element(By.CSS_SELECTOR, node("source.LongProcess")).get_attribute("data-status") == "complete"
+    assert attribute(node("source.LongProcess"), "data-status") == "complete"
     assert orch.workflow(slow)["status"] == "cancelled"
     assert browser.find_element(By.ID, "retry-btn").is_enabled()
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
