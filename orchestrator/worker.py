@@ -29,6 +29,7 @@ from orchestrator import jobs  # noqa: E402
 from orchestrator.runner import Runner  # noqa: E402
 from orchestrator.settings import Settings  # noqa: E402
 from taskservice.logs import configure as configure_logging  # noqa: E402
+from taskservice.logs import drain as drain_logs  # noqa: E402
 from taskservice.version import version_text  # noqa: E402
 
 log = logging.getLogger("orchestrator.worker")
@@ -59,6 +60,7 @@ def work(queue: str, runner: Runner, log_level: str) -> None:
         time.sleep(STOP_GRACE)
         log.warning("RQ did not stop within %g s of the request; exiting", STOP_GRACE)
         runner.stop()
+        drain_logs()
         os._exit(0)
     threading.Thread(target=exit_if_stuck, daemon=True, name="stop-watchdog").start()
     delay = 0.1
@@ -91,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", help="default: ORCHESTRATOR_LOG_LEVEL (info)")
     args = parser.parse_args(argv)
     settings = Settings()
-    configure_logging(settings.log_format, args.log_level or settings.log_level)
+    # lines batched: a worker logs several per node, and a write per line costs the driving loop
+    configure_logging(settings.log_format, args.log_level or settings.log_level, batched=True)
     runner = Runner(settings, workflow_id=args.workflow_id)
     jobs.bind(runner)
     runner.start_thread()

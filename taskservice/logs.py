@@ -7,11 +7,12 @@ default, or one JSON object per line with `fmt="json"` (`SERVICE_LOG_FORMAT`,
 `ORCHESTRATOR_LOG_FORMAT`). Events carry their ids as fields (`workflow_id`,
 `node`, `task_id`, `attempt`, `worker`), never only inside the message.
 
-structlog loggers filter by level before doing any work. A service batches its
-lines (`configure(..., batched=True)`): they are written to stderr in one
-write per `LineBatch.interval` (and at once past 64 KiB, at a warning, and at
-exit). One write per line would release and re-take the GIL three times per
-task, which under load costs the event loop far more than building the lines.
+structlog loggers filter by level before doing any work. Services and workers
+batch their lines (`configure(..., batched=True)`): under load they reach
+stderr in one write per `LineBatch.interval` (10 ms), when quiet at once, and
+always at once from WARNING up and at exit. One write per line would release
+and re-take the GIL several times per task, which under load costs the event
+loop far more than building the lines.
 """
 
 from __future__ import annotations
@@ -41,14 +42,16 @@ class LineBatch:
     """A text sink that gathers lines and writes them to `stream` in batches.
 
     `write` only appends to a deque (no lock: lines come from the event loop, the
-    task threads and the record writer at once); the lines reach the stream
-    `interval` seconds after the first unwritten one (a daemon thread), at once
+    task threads and the record writer at once). A daemon thread writes them:
+    at once when it was idle, then at most once per `interval` while lines keep
+    coming, so a quiet process shows each line immediately and a busy one makes
+    one write per interval, not one per line. Lines are also written at once
     when `max_lines` gather or `urgent()` is called, and at interpreter exit.
     `flush()` is a no-op so that loggers flushing after every line do not defeat
     the batching; `drain()` writes now.
     """
 
-    def __init__(self, stream: Any, interval: float = 0.05, max_lines: int = 1000) -> None:
+    def __init__(self, stream: Any, interval: float = 0.01, max_lines: int = 1000) -> None:
         self.stream = stream
         self.interval = interval
         self.max_lines = max_lines
@@ -98,9 +101,9 @@ class LineBatch:
     def _loop(self) -> None:
         while True:
             self._due.wait()
-            time.sleep(self.interval)
             self._due.clear()  # before draining: a line written from here on sets it again
             self.drain()
+            time.sleep(self.interval)  # lines written meanwhile share the next write
 
 
 _sink: Any = sys.stderr  # what every line of this process is written to (stderr, or a LineBatch of it)

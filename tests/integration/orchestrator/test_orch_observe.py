@@ -135,8 +135,13 @@ def test_orch_metrics_count_every_workers_work_and_failed_node_is_logged(redis_s
         assert done == after[("orchestrator_nodes_total", (("status", "complete"),))] + 1 + \
             after[("orchestrator_nodes_total", (("status", "cancelled"),))]
 
-        # the failed node left a structured line naming workflow, node and error (in one of the workers)
-        lines = [ln for w in orch.workers for ln in json_lines(w.log())]
+        # the failed node left a structured line naming workflow, node and error (in one of the workers);
+        # workers write their lines in batches: the info lines of the last nodes may take a moment
+        def worker_lines() -> list[dict]:
+            lines = [ln for w in orch.workers for ln in json_lines(w.log())]
+            done = [ln for ln in lines if ln.get("event") == "node completed" and ln["workflow_id"] == ok["workflow_id"]]
+            return lines if len(done) >= 4 else []
+        lines = wait_until(worker_lines, timeout=10, what="the workers' node lines")
         failed = [ln for ln in lines if ln.get("event") == "node failed"]
         assert len(failed) == 1, orch.logs()
         assert failed[0]["workflow_id"] == bad["workflow_id"] and failed[0]["node"] == "left.LongProcess"

@@ -27,16 +27,18 @@ class Stream(io.StringIO):
         return super().write(text)
 
 
-def test_lines_written_in_one_batch_after_the_interval() -> None:
+def test_a_quiet_batch_writes_at_once_and_a_busy_one_once_per_interval() -> None:
     out = Stream()
-    batch = LineBatch(out, interval=0.05)
+    batch = LineBatch(out, interval=0.5)
+    batch.write("first\n")  # the writer thread was idle: written at once
+    wait_until(lambda: out.getvalue() == "first\n", timeout=5)
     for n in range(100):
         batch.write(f"line {n}\n")
         batch.flush()  # what loggers do after every line: must not write
-    assert out.writes == 0
-    wait_until(lambda: out.getvalue().count("\n") == 100, timeout=5)
-    assert out.writes == 1
-    assert out.getvalue().splitlines() == [f"line {n}" for n in range(100)]
+    assert out.writes == 1  # within the interval after a write: gathered
+    wait_until(lambda: out.getvalue().count("\n") == 101, timeout=5)
+    assert out.writes == 2  # the hundred lines in one write
+    assert out.getvalue().splitlines() == ["first", *(f"line {n}" for n in range(100))]
     batch.write("later\n")  # the writer thread waits for the next line, then writes it too
     wait_until(lambda: out.getvalue().endswith("later\n"), timeout=5)
 
