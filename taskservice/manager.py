@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .entry import (ACTIVE, ACTIVE_VALUES, CANCELLED, COMPLETE, FAILED, PAUSED, PENDING, RUNNING, STOPPING, Entry,
-                    dumps, fingerprint, iso, micros_or_none, new_task_id)
+                    dumps, fingerprint, iso, loads, micros_or_none, new_task_id)
 from .ids import task_file
 from .index import TaskIndex
 from .models import ExecuteRequest, ExecuteResponse, TaskStatus
@@ -619,7 +619,7 @@ class TaskManager(SeedAPI):
         """What a record shows as `result`: an inline output's value, when it is small."""
         if stored is None or not inline or len(stored) > self.result_max_bytes:
             return None
-        return json.loads(stored)
+        return loads(stored)
 
     @staticmethod
     def _seal(entry: _Entry) -> None:
