@@ -303,7 +303,6 @@ local function child_done(wid, c, lease_until, me, ctx)
 end
 -- a fenced write: '' is an unfenced caller (the API); anything else must be the node's token
 local function stale(held, token) return token ~= '' and held ~= token end
-local function count_ids(s) local n = 0; for _ in string.gmatch(s, '%d+') do n = n + 1 end; return n end
 """
 
 _SUBMIT = _LUA_COMMON + r"""
