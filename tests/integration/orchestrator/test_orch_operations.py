@@ -27,6 +27,14 @@ def submit_many(orch: Orchestrator, port: int, n: int, duration: float) -> list[
             for _ in range(n)]
 
 
+def four_running(orch: Orchestrator, port: int) -> tuple[list[Process], list[str]]:
+    """Two workers driving four diamonds of 1 s nodes, once all four run."""
+    workers = [orch.start_worker(), orch.start_worker()]
+    wids = submit_many(orch, port, 4, 1.0)
+    wait_until(lambda: all(orch.workflow(w)["status"] == "running" for w in wids), timeout=20, what="all running")
+    return workers, wids
+
+
 def assert_all_complete_once(orch: Orchestrator, service_url: str, wids: list[str], timeout: float = 60) -> None:
     """Every workflow complete; on the service, each node ran exactly one task (no duplicate)."""
     for wid in wids:
@@ -42,10 +50,7 @@ def test_orch_redis_sigkilled_and_restarted_with_aof_mid_run(service):
     orch = Orchestrator(rds.url)
     try:
         assert orch.http.get("/health").json()["redis_persistence"] == "aof"
-        workers = [orch.start_worker(), orch.start_worker()]
-        wids = submit_many(orch, service.port, 4, 1.0)
-        wait_until(lambda: all(orch.workflow(w)["status"] == "running" for w in wids), timeout=20,
-                   what="all running")
+        workers, wids = four_running(orch, service.port)
         for _ in range(2):  # twice, each after the AOF's everysec fsync had time to hold the submissions
             wait_until(lambda: orch.http.get("/health").status_code == 200, timeout=20, what="redis back")
             rds.kill()
@@ -67,10 +72,7 @@ def test_orch_redis_paused_8s_with_the_default_lease_fails_nothing(service):
     orch = Orchestrator(rds.url, env={"ORCHESTRATOR_LEASE_TTL": "15", "ORCHESTRATOR_HEARTBEAT_INTERVAL": "3",
                                       "ORCHESTRATOR_REAPER_INTERVAL": "1"})
     try:
-        workers = [orch.start_worker(), orch.start_worker()]
-        wids = submit_many(orch, service.port, 4, 1.0)
-        wait_until(lambda: all(orch.workflow(w)["status"] == "running" for w in wids), timeout=20,
-                   what="all running")
+        workers, wids = four_running(orch, service.port)
         rds.pause()
         try:
             with pytest.raises(TimeoutError):  # 8 s in which Redis answers nobody
@@ -133,14 +135,20 @@ def test_orch_service_sigtermed_mid_node_and_started_again_completes(orch, tmp_p
         svc.stop()
 
 
+def source_running_behind(proxy: FaultProxy, orch: Orchestrator, duration: float) -> str:
+    """A diamond whose services are reached through `proxy`, once its long source node runs."""
+    orch.start_worker()
+    params = long_params(DIAMOND, 0.1, 1, source={"duration": duration, "steps": int(duration * 10)})
+    wid = orch.submit(DIAMOND, dockerinfo_for(DIAMOND, proxy.port), parameters=params)["workflow_id"]
+    orch.wait_node(wid, "source", ("running",))
+    return wid
+
+
 def test_orch_service_down_6s_within_the_outage_tolerance_completes(redis_server, service):
     proxy = FaultProxy(service.port)
     orch = Orchestrator(redis_server.url, env={"ORCHESTRATOR_OUTAGE_TOLERANCE": "30"})
     try:
-        orch.start_worker()
-        params = long_params(DIAMOND, 0.1, 1, source={"duration": 3, "steps": 30})
-        wid = orch.submit(DIAMOND, dockerinfo_for(DIAMOND, proxy.port), parameters=params)["workflow_id"]
-        orch.wait_node(wid, "source", ("running",))
+        wid = source_running_behind(proxy, orch, 3)
         proxy.down()
         with pytest.raises(TimeoutError):  # 6 s unreachable (tolerance 30 s; the default is 600 s)
             wait_until(lambda: orch.workflow(wid)["status"] != "running", timeout=6, interval=0.2,
@@ -160,10 +168,7 @@ def test_orch_service_down_longer_than_the_tolerance_fails_and_the_stop_reaches_
     orch = Orchestrator(redis_server.url, env={"ORCHESTRATOR_OUTAGE_TOLERANCE": "2",
                                                "ORCHESTRATOR_STOP_RETRY_INTERVAL": "0.3"})
     try:
-        orch.start_worker()
-        params = long_params(DIAMOND, 0.1, 1, source={"duration": 60, "steps": 600})
-        wid = orch.submit(DIAMOND, dockerinfo_for(DIAMOND, proxy.port), parameters=params)["workflow_id"]
-        orch.wait_node(wid, "source", ("running",))
+        wid = source_running_behind(proxy, orch, 60)
         task_id = orch.tasks(wid)["source"]["task_id"]
         proxy.down()
         wf = orch.wait(wid, timeout=20)
@@ -186,10 +191,7 @@ def test_orch_20_connection_resets_spread_over_a_long_node_complete_it(redis_ser
     proxy = FaultProxy(service.port)
     orch = Orchestrator(redis_server.url, env={"ORCHESTRATOR_POLL_WAIT": "1"})
     try:
-        orch.start_worker()
-        params = long_params(DIAMOND, 0.1, 1, source={"duration": 8, "steps": 80})
-        wid = orch.submit(DIAMOND, dockerinfo_for(DIAMOND, proxy.port), parameters=params)["workflow_id"]
-        orch.wait_node(wid, "source", ("running",))
+        wid = source_running_behind(proxy, orch, 8)
         resets = 0
         while resets < 20:  # reset whatever is open (the long-poll), every ~0.3 s
             assert orch.workflow(wid)["status"] == "running"

@@ -29,12 +29,6 @@ def service(tmp_path_factory):
     proc.stop()
 
 
-@pytest.fixture(scope="module")
-def client(service):
-    with httpx.Client(base_url=service.url, timeout=15) as c:
-        yield c
-
-
 def uid(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 

@@ -8,6 +8,7 @@ import json
 import signal
 import subprocess
 
+import pytest
 import websockets.sync.client as ws_client
 
 from tests.support import ROOT, ServiceProcess
@@ -24,26 +25,24 @@ def assert_prompt_sigterm(proc) -> None:
     assert code in (0, -signal.SIGTERM), proc.log()
     assert "graceful shutdown exceeded" not in proc.log()
 
-def test_sigterm_after_a_websocket_client_left_is_prompt(tmp_path):
-    proc = ServiceProcess(ROOT / "templates" / "concurrent", name="ws-shutdown",
-                          env={"SERVICE_DATA_DIR": str(tmp_path), "SERVICE_SHUTDOWN_GRACE": "10",
-                               "SERVICE_STATE_DB": ":memory:"})
-    try:
-        with ws_client.connect(f"ws://127.0.0.1:{proc.port}/control/ws") as ws:
-            first = json.loads(ws.recv(timeout=10))
-            assert first["type"] == "snapshot"
+@pytest.fixture
+def proc(tmp_path):
+    """The template with a long shutdown grace: a prompt exit means the WebSocket did not hold it."""
+    p = ServiceProcess(ROOT / "templates" / "concurrent", name="ws-shutdown",
+                       env={"SERVICE_DATA_DIR": str(tmp_path), "SERVICE_SHUTDOWN_GRACE": "10",
+                            "SERVICE_STATE_DB": ":memory:"})
+    yield p
+    p.stop()
+
+
+def test_sigterm_after_a_websocket_client_left_is_prompt(proc):
+    with ws_client.connect(f"ws://127.0.0.1:{proc.port}/control/ws") as ws:
+        first = json.loads(ws.recv(timeout=10))
+        assert first["type"] == "snapshot"
+    assert_prompt_sigterm(proc)
+
+
+def test_sigterm_with_a_websocket_client_still_connected_is_prompt(proc):
+    with ws_client.connect(f"ws://127.0.0.1:{proc.port}/control/ws") as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "snapshot"
         assert_prompt_sigterm(proc)
-    finally:
-        proc.stop()
-
-
-def test_sigterm_with_a_websocket_client_still_connected_is_prompt(tmp_path):
-    proc = ServiceProcess(ROOT / "templates" / "concurrent", name="ws-shutdown-open",
-                          env={"SERVICE_DATA_DIR": str(tmp_path), "SERVICE_SHUTDOWN_GRACE": "10",
-                               "SERVICE_STATE_DB": ":memory:"})
-    try:
-        with ws_client.connect(f"ws://127.0.0.1:{proc.port}/control/ws") as ws:
-            assert json.loads(ws.recv(timeout=10))["type"] == "snapshot"
-            assert_prompt_sigterm(proc)
-    finally:
-        proc.stop()
