@@ -61,10 +61,10 @@ class TaskIndex:
     def add(self, entry: Entry) -> None:
         entry.index_key = (to_micros(entry.created), entry.task_id)
         entry.indexed_status = None
-        self._place(entry, entry.status.value)
+        self._place(entry, entry.status._value_)
 
     def changed(self, entry: Entry) -> None:
-        status = entry.status.value
+        status = entry.status._value_
         if entry.index_key is not None and status != entry.indexed_status:
             self._place(entry, status)
 
