@@ -57,8 +57,8 @@ class RecordStore:
         """A final state: call `done()` once it is durable (at once when nothing is)."""
         done()
 
-    def forget(self, task_ids: list[str]) -> None:
-        """Records dropped by retention."""
+    def forget(self, entries: list[Entry]) -> None:
+        """Records dropped (by retention, or to free an id for fresh work)."""
 
     def load(self) -> list[Row]:
         """Records kept by an earlier process, least recently read first."""
