@@ -151,7 +151,7 @@ class TaskManager(SeedAPI):
             logger.warning("%d task(s) left unfinished by the previous process are now failed (interrupted)",
                            len(recovered))
             self._store.save_now(recovered)
-        self._store.bind(self._rows_of)
+        self._store.bind(self._rows_of, self._lock)
         self._prune(now)
 
     def attach_loop(self, loop: asyncio.AbstractEventLoop) -> None:

@@ -22,8 +22,9 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .query import to_micros
 from .records import MEMORY, RecordStore, Row
@@ -123,11 +124,14 @@ class SqliteRecords(RecordStore):
         self._closed = False
         self._rows_of: Callable[[list[str]], list[Row]] = lambda ids: []
         self._thread: threading.Thread | None = None
+        self._publishing: AbstractContextManager[Any] = nullcontext()  # held while a batch's finals are made visible
         self._last_commit = 0.0  # when the last transaction holding final states began (monotonic)
         self._holding = False  # the writer waits out COMMIT_EVERY: finals need not wake it
 
-    def bind(self, rows_of: Callable[[list[str]], list[Row]]) -> None:
+    def bind(self, rows_of: Callable[[list[str]], list[Row]], lock: AbstractContextManager[Any] | None = None) -> None:
         self._rows_of = rows_of
+        if lock is not None:
+            self._publishing = lock
         if self._thread is None:
             self._thread = threading.Thread(target=self._write_loop, name="task-records", daemon=True)
             self._thread.start()
@@ -227,11 +231,13 @@ class SqliteRecords(RecordStore):
                 self._write(rows, finals, touches, forget)
             except Exception:  # noqa: BLE001 - the writer must outlive one bad batch
                 logger.exception("writing %d task record(s) failed", len(dirty) + len(finals))
-            for _, done in finals:  # visible as final only now that it is durable (or logged as not)
-                try:
-                    done()
-                except Exception:  # noqa: BLE001
-                    logger.exception("publishing a final task state failed")
+            if finals:
+                with self._publishing:  # one acquisition of the manager's lock for the whole batch
+                    for _, done in finals:  # visible as final only now that it is durable (or logged as not)
+                        try:
+                            done()
+                        except Exception:  # noqa: BLE001
+                            logger.exception("publishing a final task state failed")
             if closing:
                 with self._cv:
                     if not (self._dirty or self._touches or self._finals or self._forget):
