@@ -16,8 +16,13 @@ key                                type       holds
 `orch:wf:{wid}:n:{i}`              hash       node run of vertex i: status, scheduled,
                                               attempt, task_id, progress, details,
                                               output, error, retries, parents, children,
-                                              remaining (parents not yet complete), token
-                                              (fencing), created/started/finished/updated_at
+                                              fanin (the children that have other parents
+                                              too), remaining (parents not yet complete), token
+                                              (fencing), owner (the worker id holding its
+                                              lease, "queued" until a worker claims it, ""
+                                              once ended), queued_until (the lease expiry
+                                              given when it was scheduled),
+                                              created/started/finished/updated_at
 `orch:index`                       zset       every workflow id, scored by creation time
 `orch:user:{user}`                 zset       the workflow ids a user submitted (same score)
 `orch:status:{status}`             zset       workflow ids in that status (same score)
@@ -27,7 +32,6 @@ key                                type       holds
 `orch:finished_bytes`              string     sum of `finished_size` (retention by bytes)
 `orch:leases`                      zset       "{wid}|{i}" → lease expiry (epoch seconds)
                                               of every scheduled or running node
-`orch:lease_owner`                 hash       "{wid}|{i}" → worker id, or "queued"
 `orch:dedicated:{wid}`             string     id of a worker dedicated to the workflow (TTL)
 `orch:maintenance`                 string     lock: one worker runs retention at a time
 `orch:events:{wid}`                pub/sub    a JSON message per node or workflow change
@@ -134,10 +138,9 @@ local function add_bytes(wid, n)
     redis.call('INCRBY', P .. ':finished_bytes', n)
   end
 end
+-- (the node's `owner` field is cleared by the caller, in the HSET it makes anyway)
 local function drop_lease(wid, i)
-  local m = wid .. '|' .. i
-  redis.call('ZREM', P .. ':leases', m)
-  redis.call('HDEL', P .. ':lease_owner', m)
+  redis.call('ZREM', P .. ':leases', wid .. '|' .. i)
 end
 local function finish_wf(wid, status, now_ts, now_iso, retention)
   local k = wfkey(wid)
@@ -196,8 +199,7 @@ local function stop_live_nodes(wid, total, now_iso, to_stop)
     local jk = nkey(wid, j)
     local sj = redis.call('HGET', jk, 'status')
     if sj == 'pending' then
-      set_node(wid, j, 'cancelled')
-      redis.call('HSET', jk, 'finished_at', now_iso, 'updated_at', now_iso)
+      set_node(wid, j, 'cancelled', nil, nil, nil, {'finished_at', now_iso, 'updated_at', now_iso, 'owner', ''})
       drop_lease(wid, j)
       pub_node(wid, j)
     elseif sj == 'running' or sj == 'paused' then
@@ -213,10 +215,8 @@ local function schedule(wid, i, lease_until, out)
   local k = nkey(wid, i)
   local f = redis.call('HMGET', k, 'status', 'scheduled', 'remaining')
   if f[1] == 'pending' and f[2] ~= '1' and tonumber(f[3] or '0') <= 0 then
-    set_node(wid, i, 'pending', '1', f[1], f[2])
-    local m = wid .. '|' .. i
-    redis.call('ZADD', P .. ':leases', lease_until, m)
-    redis.call('HSET', P .. ':lease_owner', m, 'queued')
+    set_node(wid, i, 'pending', '1', f[1], f[2], {'owner', 'queued', 'queued_until', lease_until})
+    redis.call('ZADD', P .. ':leases', lease_until, wid .. '|' .. i)
     out[#out + 1] = tostring(i)
   end
 end
@@ -247,13 +247,17 @@ local function claim_wf_status(wid, now_iso, ctx)
   ctx.wst = wst or ''
   return ctx.wst
 end
-local CLAIM_FIELDS = {'status', 'scheduled', 'token', 'parents', 'attempt', 'started_ts', 'retries', 'stop_sent'}
+local CLAIM_FIELDS = {'status', 'scheduled', 'token', 'parents', 'attempt', 'started_ts', 'retries', 'stop_sent',
+                      'owner', 'queued_until'}
 local function claim_reply(wst, f, token, wid, ctx)
   return {wst, f[1], f[5] or '1', f[6] or '', f[7] or '0', f[8] or '', parent_outputs(wid, f[4], ctx),
           tostring(token)}
 end
 -- take node i's lease for `me`: false, or what the worker needs to drive it (see Store.claim).
 -- A claim by a new owner (a first start or a takeover) increments the node's token.
+-- A queued node's lease entry, written when it was scheduled, is kept while more than half of
+-- the lease is left (the claimer's heartbeat renews it long before it expires): no write to the
+-- leases zset for most claims.
 -- ctx: what the claims of one script call share (a new table per call: {outs = {}})
 local function claim_node(wid, i, me, now, lease_until, now_iso, ctx)
   local k = nkey(wid, i)
@@ -262,43 +266,63 @@ local function claim_node(wid, i, me, now, lease_until, now_iso, ctx)
   local st = f[1]
   if (not st) or is_final(st) then drop_lease(wid, i); return false end
   if st == 'pending' and f[2] ~= '1' then return false end
-  local owner = redis.call('HGET', P .. ':lease_owner', m)
+  local owner = f[9]
+  if owner == '' then owner = nil end
   if owner and owner ~= me and owner ~= 'queued' then
     if tonumber(redis.call('ZSCORE', P .. ':leases', m) or '0') > now then return false end
   end
   local token = f[3]
+  local w = {}
   if owner ~= me or not token then
     token = tonumber(token or '0') + 1
-    redis.call('HSET', k, 'token', token)
+    w[1] = 'token'; w[2] = token
   end
-  if owner ~= me then redis.call('HSET', P .. ':lease_owner', m, me) end
-  redis.call('ZADD', P .. ':leases', lease_until, m)
+  if owner ~= me then w[#w + 1] = 'owner'; w[#w + 1] = me end
+  if #w > 0 then redis.call('HSET', k, unpack(w)) end
+  local until_ = tonumber(lease_until)
+  if not (owner == 'queued' and tonumber(f[10] or '0') - now > (until_ - now) / 2) then
+    redis.call('ZADD', P .. ':leases', lease_until, m)
+  end
   return claim_reply(claim_wf_status(wid, now_iso, ctx), f, token, wid, ctx)
 end
+-- ZADD of many score/member pairs, in slices (Lua's unpack has a stack limit)
+local function zadd_many(key, pairs_)
+  for s = 1, #pairs_, 400 do
+    redis.call('ZADD', key, unpack(pairs_, s, math.min(s + 399, #pairs_)))
+  end
+end
 -- a child of a node that just completed: its count of parents not yet complete goes down by one
--- and, when that reaches 0, it gets its lease entry, taken by `me` at once (returns the claim) or
--- queued for any worker (returns false); nil when it is not made ready (the caller counts a ready one
--- active). Only while the workflow is live (ctx.wst set). Reads and writes the child once each.
+-- and, when that reaches 0, it gets its lease (the entry is queued in ctx.leases for one ZADD),
+-- taken by `me` at once (returns the claim) or queued for any worker (returns false); nil when it is
+-- not made ready (the caller counts a ready one active). Only while the workflow is live (ctx.wst
+-- set). A child with one parent is read and written once; one of several parents (`fanin`) only
+-- counts down, and is read and written when the count reaches 0.
 local CHILD_FIELDS = {'status', 'scheduled', 'token', 'parents', 'attempt', 'started_ts', 'retries', 'stop_sent',
                       'remaining'}
-local function child_done(wid, c, lease_until, me, ctx)
+local function child_done(wid, c, lease_until, me, ctx, fanin)
   local k = nkey(wid, c)
-  local f = redis.call('HMGET', k, unpack(CHILD_FIELDS))
-  local left = tonumber(f[9] or '0') - 1
-  if not (ctx.wst and left <= 0 and f[1] == 'pending' and f[2] ~= '1') then
-    redis.call('HSET', k, 'remaining', left)
-    return nil
+  local f, left
+  if fanin then
+    left = redis.call('HINCRBY', k, 'remaining', -1)
+    if left > 0 or not ctx.wst then return nil end
+    f = redis.call('HMGET', k, unpack(CHILD_FIELDS))
+    if not (f[1] == 'pending' and f[2] ~= '1') then return nil end
+  else
+    f = redis.call('HMGET', k, unpack(CHILD_FIELDS))
+    left = tonumber(f[9] or '0') - 1
+    if not (ctx.wst and left <= 0 and f[1] == 'pending' and f[2] ~= '1') then
+      redis.call('HSET', k, 'remaining', left)
+      return nil
+    end
   end
-  local m = wid .. '|' .. c
-  redis.call('ZADD', P .. ':leases', lease_until, m)
+  ctx.leases[#ctx.leases + 1] = lease_until
+  ctx.leases[#ctx.leases + 1] = wid .. '|' .. c
   if not me then
-    redis.call('HSET', k, 'remaining', left, 'scheduled', '1')
-    redis.call('HSET', P .. ':lease_owner', m, 'queued')
+    redis.call('HSET', k, 'remaining', left, 'scheduled', '1', 'owner', 'queued', 'queued_until', lease_until)
     return false
   end
   local token = tonumber(f[3] or '0') + 1
-  redis.call('HSET', k, 'remaining', left, 'scheduled', '1', 'token', token)
-  redis.call('HSET', P .. ':lease_owner', m, me)
+  redis.call('HSET', k, 'remaining', left, 'scheduled', '1', 'token', token, 'owner', me)
   return claim_reply(ctx.wst, f, token, wid, ctx)
 end
 -- a fenced write: '' is an unfenced caller (the API); anything else must be the node's token
@@ -331,8 +355,11 @@ local concat = table.concat
 for i = 0, total - 1 do
   local ps = parents[i + 1]
   local left = #ps
+  local cs = children[i + 1]
+  local fanin = {}  -- the children with more parents than this one
+  for _, c in ipairs(cs) do if #parents[c + 1] > 1 then fanin[#fanin + 1] = c end end
   redis.call('HSET', base .. i, 'status', 'pending', 'scheduled', '0', 'attempt', '1', 'progress', '0',
-             'retries', '0', 'parents', concat(ps, ','), 'children', concat(children[i + 1], ','),
+             'retries', '0', 'parents', concat(ps, ','), 'children', concat(cs, ','), 'fanin', concat(fanin, ','),
              'remaining', left, 'token', '0', 'created_at', now_iso, 'updated_at', now_iso)
   if left == 0 then schedule(wid, i, lease_until, out) end
 end
@@ -401,7 +428,7 @@ local wid, i, status, now_ts, now_iso = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV
 local retention, fail_fast, lease_until, wf_error = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
 local me, claim_max = ARGV[12], tonumber(ARGV[13])
 local k = nkey(wid, i)
-local nf = redis.call('HMGET', k, 'status', 'token', 'scheduled', 'children')
+local nf = redis.call('HMGET', k, 'status', 'token', 'scheduled', 'children', 'fanin')
 local st = nf[1]
 if not st then return {0} end
 if stale(nf[2], ARGV[11]) then return {-2} end
@@ -417,8 +444,8 @@ local n = {active = tonumber(w[3] or '0'), done = tonumber(w[4] or '0'), failed 
 if is_active(st, nf[3]) then n.active = n.active - 1 end
 if COUNTER[status] then n[COUNTER[status]] = n[COUNTER[status]] + 1 end
 local size = 0
-local fields = {'status', status, 'finished_at', now_iso, 'updated_at', now_iso}
-local ctx = {outs = {}}
+local fields = {'status', status, 'finished_at', now_iso, 'updated_at', now_iso, 'owner', ''}
+local ctx = {outs = {}, leases = {}}
 if wst ~= 'pending' then ctx.wst = wst end  -- a pending one starts running with its first claim below
 for pos = 14, #ARGV, 2 do
   fields[#fields + 1] = ARGV[pos]
@@ -442,16 +469,19 @@ if status == 'complete' then
     wst0 = wst  -- the start is published there
   end
   if not live then ctx.wst = nil end  -- no child is scheduled
+  local fanin = {}
+  for c in string.gmatch(nf[5] or '', '%d+') do fanin[c] = true end
   for c in string.gmatch(nf[4] or '', '%d+') do
     local who = nil
     if me ~= '' and #claims < claim_max then who = me end
-    local cl = child_done(wid, c, lease_until, who, ctx)
+    local cl = child_done(wid, c, lease_until, who, ctx, fanin[c])
     if cl ~= nil then
       n.active = n.active + 1
       to_start[#to_start + 1] = c
       if cl then claims[#claims + 1] = cl end
     end
   end
+  zadd_many(P .. ':leases', ctx.leases)
 end
 redis.call('HSET', wk, 'active', n.active, 'done', n.done, 'failed', n.failed, 'cancelled', n.cancelled,
            'bytes', bytes, 'updated_at', now_iso)
@@ -581,11 +611,12 @@ _HEARTBEAT = _LUA_COMMON + r"""
 local lost = {}
 for pos = 4, #ARGV do
   local m = ARGV[pos]
-  local owner = redis.call('HGET', P .. ':lease_owner', m)
+  local wid, i = string.match(m, '^(.*)|(%d+)$')
+  local owner = wid and redis.call('HGET', nkey(wid, i), 'owner')
   if owner == ARGV[2] then
     redis.call('ZADD', P .. ':leases', ARGV[3], m)
-  elseif owner then
-    lost[#lost + 1] = m  -- another worker holds it now (no owner: the node just finished)
+  elseif owner and owner ~= '' then
+    lost[#lost + 1] = m  -- another worker holds it now (no owner: the node just ended)
   end
 end
 return lost
@@ -595,7 +626,8 @@ _RELEASE = _LUA_COMMON + r"""
 -- ARGV: P, me, members...  → make our leases expire now, so another worker takes over at once
 for pos = 3, #ARGV do
   local m = ARGV[pos]
-  if redis.call('HGET', P .. ':lease_owner', m) == ARGV[2] then
+  local wid, i = string.match(m, '^(.*)|(%d+)$')
+  if wid and redis.call('HGET', nkey(wid, i), 'owner') == ARGV[2] then
     redis.call('ZADD', P .. ':leases', 0, m)
   end
 end
@@ -978,12 +1010,14 @@ class Store:
         total = int(self.r.hget(self.wf_key(wid), "total") or 0)
         if not total:
             return []
-        members = [f"{wid}|{i}" for i in range(total)]
-        owners = self.r.hmget(f"{self.p}:lease_owner", members)
-        return [m for m, o in zip(members, owners) if o == "queued"]
+        pipe = self.r.pipeline(transaction=False)
+        for i in range(total):
+            pipe.hget(self.node_key(wid, i), "owner")
+        return [f"{wid}|{i}" for i, o in enumerate(pipe.execute()) if o == "queued"]
 
-    def lease_owner(self, wid: str, i: int) -> str | None:
-        return self.r.hget(f"{self.p}:lease_owner", f"{wid}|{i}")
+    def lease_owner(self, wid: str, i: int | str) -> str | None:
+        """The worker holding node i's lease, "queued" while no worker claimed it, None once it ended."""
+        return self.r.hget(self.node_key(wid, i), "owner") or None
 
     # retention ----------------------------------------------------------------
     def finished_bytes(self) -> int:
