@@ -105,8 +105,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await app.state.control.aclose()
         await app.state.aredis.aclose()
 
+    telemetry = None if settings.opentelemetry else {"tracing": False, "metrics": False, "logs": False}
     app = FastAPIOffline(title="Orchestrator API", version="1.0.0", lifespan=lifespan,
-                         description=APP_DESCRIPTION)
+                         description=APP_DESCRIPTION, telemetry=telemetry)
     app.router.route_class = StrictJSONRoute
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, setting="ORCHESTRATOR_MAX_BODY_BYTES")
     app.state.settings = settings

@@ -25,7 +25,6 @@ pending in Redis until the service answers, see `orchestrator.stops`).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import socket
@@ -37,7 +36,7 @@ from typing import Any
 
 import redis
 
-from orchestrator import stops
+from orchestrator import fastjson, stops
 from orchestrator.connections import describe, is_outage, redis_client
 from orchestrator.control import ControlClient, Reply, normalize_status
 from orchestrator.jobs import Jobs
@@ -236,6 +235,17 @@ class Runner:
             assert self.loop is not None
             self.loop.call_soon_threadsafe(self._spawn_all, taken)
         return ["skipped" if c is None else "started" for c in claims]
+
+    def start_ready(self, queue: str) -> str:
+        """Called by the `start_ready` RQ job: claim what waits on the queue's ready list (one script
+        for every workflow in it), then hand over to the loop."""
+        groups = self.jobs.take_ready(queue)
+        claims = self.store.claim_batch(groups, self.worker_id, self.settings.lease_ttl)
+        taken = [c for c in claims if c is not None]
+        if taken:
+            assert self.loop is not None
+            self.loop.call_soon_threadsafe(self._spawn_all, taken)
+        return f"{len(taken)} of {len(claims)} started"
 
     def _spawn_all(self, claims: list[Claim]) -> None:
         for claim in claims:
@@ -543,7 +553,7 @@ class Runner:
             body = reply.body
             st = normalize_status(body.get("status"))
             if st is TaskStatus.COMPLETE:
-                extra = {"details": json.dumps(body["details"], separators=(",", ":"))} if body.get("details") else {}
+                extra = {"details": fastjson.dumps(body["details"])} if body.get("details") else {}
                 await self._complete(node, await self._output(node), extra)
                 return True
             if st is TaskStatus.FAILED:
@@ -563,7 +573,7 @@ class Runner:
                 if body.get("progress") is not None:
                     fields["progress"] = body.get("progress")
                 if body.get("details"):
-                    fields["details"] = json.dumps(body.get("details"), separators=(",", ":"))
+                    fields["details"] = fastjson.dumps(body.get("details"))
                 if node.pause_changed(st is TaskStatus.PAUSED):
                     # shown as `paused`; the lease is kept (the heartbeat renews it whatever the status)
                     new = "running" if node.paused_since is None else "paused"
@@ -593,7 +603,7 @@ class Runner:
             raise NodeFailed(f"output: {reply.detail()}")
 
     async def _complete(self, node: Node, output: Any, extra: dict[str, Any] | None = None) -> None:
-        fields = {"output": json.dumps(output, separators=(",", ":")), "progress": 100, **(extra or {})}
+        fields = {"output": fastjson.dumps(output), "progress": 100, **(extra or {})}
         await self._finish(node, TaskStatus.COMPLETE, fields, "")
 
     async def _finish(self, node: Node, status: TaskStatus, fields: dict[str, Any], wf_error: str) -> None:

@@ -32,6 +32,9 @@ key                                type       holds
 `orch:finished_bytes`              string     sum of `finished_size` (retention by bytes)
 `orch:leases`                      zset       "{wid}|{i}" → lease expiry (epoch seconds)
                                               of every scheduled or running node
+`orch:ready:{queue}`               list       batched node starts "{wid}|{i},{j}" waiting for
+                                              a `start_ready` RQ job (see `orchestrator.jobs`)
+`orch:ready_job:{queue}`           string     set while such a job is queued (expires)
 `orch:dedicated:{wid}`             string     id of a worker dedicated to the workflow (TTL)
 `orch:maintenance`                 string     lock: one worker runs retention at a time
 `orch:events:{wid}`                pub/sub    a JSON message per node or workflow change
@@ -367,19 +370,25 @@ return out
 """
 
 _CLAIM = _LUA_COMMON + r"""
--- ARGV: P, wid, me, now, lease_until, now_iso, i1, i2, ... → per index: 0 (not claimed), or 1 and
--- its claim (8 values, see claim_node); the workflow's status and shared parents' outputs are read once
-local wid, me, now, lease_until, now_iso = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
-local ctx = {outs = {}}
+-- ARGV: P, me, now, lease_until, now_iso, then per workflow: wid, n, i1, ..., in → per index: 0 (not
+-- claimed), or 1 and its claim (8 values, see claim_node); a workflow's status and shared parents'
+-- outputs are read once
+local me, now, lease_until, now_iso = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local out = {}
-for pos = 7, #ARGV do
-  local c = claim_node(wid, ARGV[pos], me, now, lease_until, now_iso, ctx)
-  if c then
-    out[#out + 1] = 1
-    for _, v in ipairs(c) do out[#out + 1] = v end
-  else
-    out[#out + 1] = 0
+local pos = 6
+while pos <= #ARGV do
+  local wid, n = ARGV[pos], tonumber(ARGV[pos + 1])
+  local ctx = {outs = {}}
+  for j = pos + 2, pos + 1 + n do
+    local c = claim_node(wid, ARGV[j], me, now, lease_until, now_iso, ctx)
+    if c then
+      out[#out + 1] = 1
+      for _, v in ipairs(c) do out[#out + 1] = v end
+    else
+      out[#out + 1] = 0
+    end
   end
+  pos = pos + 2 + n
 end
 return out
 """
@@ -908,19 +917,29 @@ class Store:
 
     def claim_many(self, wid: str, indexes: list[int], me: str, lease_ttl: float) -> list[Claim | None]:
         """`claim` for several nodes of one workflow in one script call (a chunk of a fan-out)."""
-        if not indexes:
-            return []
+        return self.claim_batch([(wid, indexes)], me, lease_ttl)
+
+    def claim_batch(self, groups: list[tuple[str, list[int]]], me: str, lease_ttl: float) -> list[Claim | None]:
+        """`claim` for nodes of several workflows (`(workflow id, indexes)` each) in one script call;
+        one result per index, in order."""
         now = time.time()
-        res = self._claim(args=[self.p, wid, me, repr(now), repr(now + lease_ttl), now_iso(), *indexes])
+        argv: list[Any] = [self.p, me, repr(now), repr(now + lease_ttl), now_iso()]
+        for wid, indexes in groups:
+            if indexes:
+                argv += [wid, len(indexes), *indexes]
+        if len(argv) == 5:
+            return []
+        res = self._claim(args=argv)
         out: list[Claim | None] = []
         pos = 0
-        for i in indexes:
-            if int(res[pos]) == 1:
-                out.append(self._claim_from(wid, i, res[pos + 1:pos + 9]))
-                pos += 9
-            else:
-                out.append(None)
-                pos += 1
+        for wid, indexes in groups:
+            for i in indexes:
+                if int(res[pos]) == 1:
+                    out.append(self._claim_from(wid, i, res[pos + 1:pos + 9]))
+                    pos += 9
+                else:
+                    out.append(None)
+                    pos += 1
         return out
 
     @staticmethod
