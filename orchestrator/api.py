@@ -54,23 +54,25 @@ def _json(content: dict[str, Any]) -> Response:
     return Response(orjson.dumps(content), media_type="application/json")
 
 
-def get_settings(request: Request) -> Settings:
+# The dependencies are `async def`: FastAPI runs a plain `def` dependency in its threadpool, a
+# thread hop per dependency per request (six for a submission) for what is an attribute read.
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
-def get_jobs(request: Request) -> Jobs:
+async def get_jobs(request: Request) -> Jobs:
     return request.app.state.jobs
 
 
-def get_control(request: Request) -> ControlClient:
+async def get_control(request: Request) -> ControlClient:
     return request.app.state.control
 
 
-def get_graphs(request: Request) -> GraphCache:
+async def get_graphs(request: Request) -> GraphCache:
     return request.app.state.graphs
 
 
