@@ -1,4 +1,4 @@
-"""Workflows and node runs in Redis; every state change is one atomic Lua script.
+"""Workflows and node runs in Redis; every state change is one atomic Lua program (`orchestrator.lualib`).
 
 Keys (all start with the configurable prefix, default `orch`):
 
@@ -84,6 +84,7 @@ from typing import Any
 import orjson
 import redis
 
+from orchestrator.lualib import LuaLibrary
 from taskservice.models import TaskStatus
 
 ACTIVE_NODE = ("pending", "running", "stopping", "paused")
@@ -332,7 +333,7 @@ end
 local function stale(held, token) return token ~= '' and held ~= token end
 """
 
-_SUBMIT = _LUA_COMMON + r"""
+_SUBMIT = r"""
 -- ARGV: P, wid, now_ts, now_iso, lease_until, nfields, k1, v1, ..., then one JSON array
 -- [parents, children]: each a list, per node, of the node's parent (child) indexes
 -- (one argument, no per-node work in the API: cheap at 10,000 nodes)
@@ -369,7 +370,7 @@ end
 return out
 """
 
-_CLAIM = _LUA_COMMON + r"""
+_CLAIM = r"""
 -- ARGV: P, me, now, lease_until, now_iso, then per workflow: wid, n, i1, ..., in → per index: 0 (not
 -- claimed), or 1 and its claim (8 values, see claim_node); a workflow's status and shared parents'
 -- outputs are read once
@@ -393,7 +394,7 @@ end
 return out
 """
 
-_PATCH = _LUA_COMMON + r"""
+_PATCH = r"""
 -- ARGV: P, wid, i, allowed (comma list or ''), new_status (or ''), token (or ''), k1, v1, ...
 -- → {1, previous status} | {0} (no such node, or status not allowed) | {-2} (stale token)
 local wid, i = ARGV[2], ARGV[3]
@@ -411,7 +412,7 @@ pub_node(wid, i)
 return {1, st}
 """
 
-_NEW_ATTEMPT = _LUA_COMMON + r"""
+_NEW_ATTEMPT = r"""
 -- ARGV: P, wid, i, token, now_iso, reason → {1, attempt} | {0, status} | {-2} (stale token)
 local wid, i, now_iso = ARGV[2], ARGV[3], ARGV[5]
 local k = nkey(wid, i)
@@ -426,7 +427,7 @@ pub_node(wid, i)
 return {1, attempt}
 """
 
-_FINISH = _LUA_COMMON + r"""
+_FINISH = r"""
 -- ARGV: P, wid, i, status, now_ts, now_iso, retention, fail_fast, lease_until, wf_error, token, claim_as,
 --       claim_max, k1, v1, ...
 -- O(1) but for the children it schedules and the end of the workflow (counters, no scan).
@@ -522,7 +523,7 @@ for _, cl in ipairs(claims) do for _, v in ipairs(cl) do out[#out + 1] = v end e
 return out
 """
 
-_CANCEL = _LUA_COMMON + r"""
+_CANCEL = r"""
 -- ARGV: P, wid, now_ts, now_iso, retention
 local wid, now_ts, now_iso, retention = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local wk = wfkey(wid)
@@ -542,7 +543,7 @@ for _, v in ipairs(to_stop) do out[#out + 1] = v end
 return out
 """
 
-_RETRY = _LUA_COMMON + r"""
+_RETRY = r"""
 -- ARGV: P, wid, now_iso, lease_until  (O(N + edges): rare, recomputes every remaining counter)
 local wid, now_iso, lease_until = ARGV[2], ARGV[3], ARGV[4]
 local wk = wfkey(wid)
@@ -590,7 +591,7 @@ for j = 0, total - 1 do schedule(wid, j, lease_until, out) end
 return out
 """
 
-_DELETE = _LUA_COMMON + r"""
+_DELETE = r"""
 -- ARGV: P, wid, status words... → {existed, finished history bytes after}
 local wid = ARGV[2]
 local wk = wfkey(wid)
@@ -615,7 +616,7 @@ if existed == 1 then redis.call('PUBLISH', P .. ':events:' .. wid, '{"t":"delete
 return {existed, tonumber(redis.call('GET', P .. ':finished_bytes') or '0')}
 """
 
-_HEARTBEAT = _LUA_COMMON + r"""
+_HEARTBEAT = r"""
 -- ARGV: P, me, lease_until, members...  → members whose lease is no longer ours
 local lost = {}
 for pos = 4, #ARGV do
@@ -631,7 +632,7 @@ end
 return lost
 """
 
-_RELEASE = _LUA_COMMON + r"""
+_RELEASE = r"""
 -- ARGV: P, me, members...  → make our leases expire now, so another worker takes over at once
 for pos = 3, #ARGV do
   local m = ARGV[pos]
@@ -642,6 +643,11 @@ for pos = 3, #ARGV do
 end
 return 1
 """
+
+
+# the store's Lua programs by name, each run after `_LUA_COMMON` (see `orchestrator.lualib`)
+PROGRAMS = {"submit": _SUBMIT, "claim": _CLAIM, "patch": _PATCH, "new_attempt": _NEW_ATTEMPT, "finish": _FINISH,
+            "cancel": _CANCEL, "retry": _RETRY, "delete": _DELETE, "heartbeat": _HEARTBEAT, "release": _RELEASE}
 
 
 class LeaseLost(Exception):
@@ -725,16 +731,7 @@ class Store:
     def __init__(self, client: redis.Redis, prefix: str = "orch") -> None:
         self.r = client
         self.p = prefix
-        self._submit = client.register_script(_SUBMIT)
-        self._claim = client.register_script(_CLAIM)
-        self._patch = client.register_script(_PATCH)
-        self._new_attempt = client.register_script(_NEW_ATTEMPT)
-        self._finish = client.register_script(_FINISH)
-        self._cancel = client.register_script(_CANCEL)
-        self._retry = client.register_script(_RETRY)
-        self._delete = client.register_script(_DELETE)
-        self._heartbeat = client.register_script(_HEARTBEAT)
-        self._release = client.register_script(_RELEASE)
+        self.lua = LuaLibrary(client, _LUA_COMMON, PROGRAMS)
         self._spec_cache: dict[str, tuple[str, dict[str, Any]]] = {}
 
     @classmethod
@@ -800,7 +797,7 @@ class Store:
         for k, v in fields.items():
             argv += [k, v]
         argv.append(raw_edges)
-        res = self._submit(args=argv)
+        res = self.lua.call("submit", argv)
         if res is None:
             return None
         if user:
@@ -903,7 +900,7 @@ class Store:
 
     def _drop(self, wid: str) -> tuple[bool, int]:
         """Delete a workflow's keys and index entries: (it existed, finished history bytes after)."""
-        existed, left = self._delete(args=[self.p, wid, *(s.value for s in TaskStatus)])
+        existed, left = self.lua.call("delete", [self.p, wid, *(s.value for s in TaskStatus)])
         self.forget_spec(wid)
         return bool(int(existed)), int(left)
 
@@ -929,7 +926,7 @@ class Store:
                 argv += [wid, len(indexes), *indexes]
         if len(argv) == 5:
             return []
-        res = self._claim(args=argv)
+        res = self.lua.call("claim", argv)
         out: list[Claim | None] = []
         pos = 0
         for wid, indexes in groups:
@@ -955,7 +952,7 @@ class Store:
         argv: list[Any] = [self.p, wid, i, ",".join(allowed), new_status, _token_arg(token)]
         for k, v in fields.items():
             argv += [k, v]
-        res = self._patch(args=argv)
+        res = self.lua.call("patch", argv)
         code = int(res[0])
         if code == -2:
             raise LeaseLost(wid, int(i))
@@ -965,7 +962,7 @@ class Store:
         """Restart a running (or pending) node as a new attempt (a new task id), e.g. after its
         service lost the task. Returns the new attempt number, 0 when the node is no longer
         live. Raises `LeaseLost` when `token` is stale."""
-        res = self._new_attempt(args=[self.p, wid, i, _token_arg(token), now_iso(), reason])
+        res = self.lua.call("new_attempt", [self.p, wid, i, _token_arg(token), now_iso(), reason])
         code = int(res[0])
         if code == -2:
             raise LeaseLost(wid, int(i))
@@ -983,7 +980,7 @@ class Store:
                            claim_as or "", claim_max]
         for k, v in fields.items():
             argv += [k, v]
-        res = self._finish(args=argv)
+        res = self.lua.call("finish", argv)
         if res and int(res[0]) == -2:
             raise LeaseLost(wid, int(i))
         if not res or int(res[0]) == 0:
@@ -998,14 +995,14 @@ class Store:
 
     def cancel(self, wid: str, retention: float) -> tuple[int, str, list[int]]:
         """(1 cancelled | 0 not running | -1 unknown, new status, nodes to stop)."""
-        res = self._cancel(args=[self.p, wid, repr(time.time()), now_iso(), repr(retention)])
+        res = self.lua.call("cancel", [self.p, wid, repr(time.time()), now_iso(), repr(retention)])
         code = int(res[0])
         if code <= 0:
             return code, (res[1] if len(res) > 1 else ""), []
         return 1, res[1], [int(x) for x in res[2:]]
 
     def retry(self, wid: str, lease_ttl: float) -> tuple[int, str, list[int]]:
-        res = self._retry(args=[self.p, wid, now_iso(), repr(time.time() + lease_ttl)])
+        res = self.lua.call("retry", [self.p, wid, now_iso(), repr(time.time() + lease_ttl)])
         code = int(res[0])
         if code <= 0:
             return code, (res[1] if len(res) > 1 else ""), []
@@ -1015,11 +1012,11 @@ class Store:
     def heartbeat(self, me: str, members: list[str], lease_ttl: float) -> list[str]:
         if not members:
             return []
-        return list(self._heartbeat(args=[self.p, me, repr(time.time() + lease_ttl), *members]))
+        return list(self.lua.call("heartbeat", [self.p, me, repr(time.time() + lease_ttl), *members]))
 
     def release(self, me: str, members: list[str]) -> None:
         if members:
-            self._release(args=[self.p, me, *members])
+            self.lua.call("release", [self.p, me, *members])
 
     def expired_leases(self, limit: int = 200) -> list[str]:
         return self.r.zrangebyscore(self.leases_key, "-inf", repr(time.time()), start=0, num=limit)
