@@ -283,7 +283,9 @@ class Runner:
 
     def _reap(self) -> None:
         members = self.store.expired_leases()
-        if self.only:  # a dedicated worker also picks up its workflow's nodes queued before it started
+        # a dedicated worker also picks up its workflow's nodes queued before it started: looked for
+        # (a read of every node) only while the workflow has more live nodes than this worker drives
+        if self.only and self.store.counters(self.only)["active"] > len(self.tasks):
             members += self.store.queued_members(self.only)
         for member in members:
             wid, _, idx = member.rpartition("|")
