@@ -337,14 +337,16 @@ _SUBMIT = r"""
 -- ARGV: P, wid, now_ts, now_iso, lease_until, nfields, k1, v1, ..., then one JSON array
 -- [parents, children]: each a list, per node, of the node's parent (child) indexes
 -- (one argument, no per-node work in the API: cheap at 10,000 nodes)
+-- → false (the id is taken), or {dedicated (1: a dedicated worker serves the id), root, root, ...};
+-- the submitting user's index gets the workflow too
 local wid, now_ts, now_iso, lease_until = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local k = wfkey(wid)
 if redis.call('EXISTS', k) == 1 then return false end
 local nf = tonumber(ARGV[6])
-local pos = 7
-for f = 1, nf do
-  redis.call('HSET', k, ARGV[pos], ARGV[pos + 1])
-  pos = pos + 2
+local pos = 7 + 2 * nf
+redis.call('HSET', k, unpack(ARGV, 7, pos - 1))
+for f = 7, pos - 1, 2 do
+  if ARGV[f] == 'user' then redis.call('ZADD', P .. ':user:' .. ARGV[f + 1], now_ts, wid) end
 end
 local edges = cjson.decode(ARGV[pos])
 local parents, children = edges[1], edges[2]
@@ -353,7 +355,7 @@ redis.call('HSET', k, 'done', '0', 'active', '0', 'failed', '0', 'cancelled', '0
            'created_at', now_iso, 'updated_at', now_iso)
 redis.call('ZADD', P .. ':index', now_ts, wid)
 set_wf_status(wid, 'pending')
-local out = {}
+local out = {redis.call('EXISTS', P .. ':dedicated:' .. wid)}
 local base = nkey(wid, '')
 local concat = table.concat
 for i = 0, total - 1 do
@@ -775,10 +777,19 @@ class Store:
                children: list[list[int]], lease_until: float,
                services_api_key: str | None = None, user: str | None = None,
                run: str | None = None) -> list[int] | None:
-        """Store a new workflow; None if the id is taken. Returns the root vertices to start.
+        """Store a new workflow; None if the id is taken. Returns the root vertices to start."""
+        made = self.create_run(wid, spec, total, parents, children, lease_until, services_api_key, user, run)
+        return None if made is None else made[0]
+
+    def create_run(self, wid: str, spec: dict[str, Any], total: int, parents: list[list[int]],
+                   children: list[list[int]], lease_until: float,
+                   services_api_key: str | None = None, user: str | None = None,
+                   run: str | None = None) -> tuple[list[int], bool] | None:
+        """`create`, also saying whether a dedicated worker serves the id (where its roots are queued).
 
         `run` (default: a new one) tells this run apart from an earlier workflow of the same id.
-        The spec and the edges are written by orjson in one call each (megabytes at 10,000 nodes)."""
+        The spec and the edges are written by orjson in one call each (megabytes at 10,000 nodes);
+        the user's index entry is written by the same script."""
         raw_spec = orjson.dumps(spec)
         fields: dict[str, Any] = {"workflow_id": wid, "run": run or self.new_run(), "total": str(total),
                                   "spec": raw_spec}
@@ -800,9 +811,7 @@ class Store:
         res = self.lua.call("submit", argv)
         if res is None:
             return None
-        if user:
-            self.r.zadd(self.user_key(user), {wid: created})
-        return [int(x) for x in res]
+        return [int(x) for x in res[1:]], bool(int(res[0]))
 
     def workflow(self, wid: str) -> dict[str, Any] | None:
         h = self.r.hgetall(self.wf_key(wid))
