@@ -30,7 +30,7 @@ from .ids import id_error, quote_id, valid_task_id
 from .inputs import InputPolicy, InputRefused
 from .limits import BodyLimit
 from .dialect import Dialect, dialect_for
-from .direct import DirectRoute
+from .direct import DirectRoute, read_body
 from .manager import (ACTIVE_VALUES, COMPLETE, FAILED, ShuttingDown, TaskConflict, TaskLocked, TaskManager, TaskNotFound,
                       fingerprint, new_task_id)
 from .methods import MethodSpec, discover
@@ -283,7 +283,7 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
         """Start `method`; background work answers 202 at once, quick methods 200 with their output."""
         who = _who(request)
         try:
-            body = ExecuteRequest.model_validate(_json_object(await request.body()))
+            body = ExecuteRequest.model_validate(_json_object(await read_body(request)))
         except ValidationError as exc:
             errors = exc.errors(include_url=False, include_context=False)
             for err in errors:
@@ -355,7 +355,7 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
             body, _, _ = manager.snapshot_json(task_id)
         if not dialect.plain:
             return answer(json.loads(body))
-        return Response(body, media_type="application/json")
+        return errors.JSONBytes(body)
 
     async def status(request: Request) -> Response:
         """The task's record; with `?wait=`, returns as soon as it changes (or at once if finished)."""

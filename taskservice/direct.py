@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi.routing import APIRoute
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -55,3 +55,22 @@ def _direct_app(endpoint: Endpoint, guards: list[Guard]) -> Callable[..., Awaita
         await response(scope, receive, send)
 
     return app
+
+
+async def read_body(request: Request) -> bytes:
+    """The whole request body, read from `receive` without Request.stream's async generator.
+
+    Kept on the request as Starlette does, so a later `await request.body()` (an exception
+    handler echoing the input) gets it too.
+    """
+    chunks: list[bytes] = []
+    receive = request.receive
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            request._body = body
+            return body

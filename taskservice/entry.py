@@ -143,7 +143,7 @@ class Entry:
 
     def to_row(self) -> Row:
         """The entry as a record store keeps it."""
-        return Row(task_id=self.task_id, status=self.status.value, method=self.method,
+        return Row(task_id=self.task_id, status=self.status._value_, method=self.method,
                    workflow_id=self.workflow_id, user=self.user, created=to_micros(self.created),
                    started=micros_or_none(self.started), finished=micros_or_none(self.finished), touched=self.touched,
                    record=self.record_json(), output=self.output, output_inline=self.output_inline,
@@ -185,7 +185,7 @@ class Entry:
             "method": self.method,
             "workflow_id": self.workflow_id,
             "user": self.user,
-            "status": self.status.value,
+            "status": self.status._value_,
             "progress": int(self.progress),
             "details": dict(self.details) if self.details else {},
             "error": self.error,

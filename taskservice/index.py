@@ -1,15 +1,19 @@
 """Ordered indexes over the retained task records, for queries.
 
 Finished tasks (nearly all of the retained ones) are in sorted lists keyed by
-creation time: one of every task, one per value of each indexed field (status,
-method, workflow_id, user) and one per pair of a status and a value of each
-other field. A filtered query with a limit slices the list that serves it,
-newest first, so it costs about O(limit + log n), not O(retained); creation-time
-ranges are bisected in the same lists. Active tasks (pending, running, paused,
-stopping: bounded by the pool and its queue) are held in a plain dict instead
-and sorted when a query asks for an active status: a task's moves between
-active statuses then cost nothing, which matters on the execute hot path. A
-condition no index serves filters the smallest index-narrowed walk.
+creation time, one per pair of a final status and a value of each fixed field
+(method, workflow_id, user): a task is in one list per field it has a value
+of, usually one or two. The lists of one field partition the finished tasks,
+so every other view is a merge of a few of them: a status is its lists over
+every method, a method its lists over the final statuses, all tasks every
+method list. A filtered query with a limit walks the lists that serve it,
+newest first, so it costs about O(limit + log n) per list walked, not
+O(retained); creation-time ranges are bisected in the same lists. Active tasks
+(pending, running, paused, stopping: bounded by the pool and its queue) are
+held in a plain dict instead and sorted when a query needs them: a task costs
+the index nothing until it ends, and one sorted insert then, which matters on
+the execute hot path. A condition no index serves filters the smallest
+index-narrowed walk.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from sortedcontainers import SortedList
@@ -38,7 +42,7 @@ _FIXED = ("method", "workflow_id", "user")
 #: Fields often empty: a task without a value is in no index of that field (saves memory per task).
 _OPTIONAL = frozenset({"workflow_id", "user"})
 #: Statuses held in sorted lists; the others (active ones) are sorted per query from the live dict.
-_SORTED = frozenset({"complete", "failed", "cancelled"})
+_SORTED = ("complete", "failed", "cancelled")
 
 
 class TaskIndex:
@@ -51,24 +55,16 @@ class TaskIndex:
 
     def __init__(self, lock: threading.RLock) -> None:
         self._lock = lock
-        self._all: SortedList = SortedList()
-        self._by: dict[str, dict[Any, SortedList]] = {f: {} for f in INDEXED}
         self._pairs: dict[str, dict[tuple[str, Any], SortedList]] = {f: {} for f in _FIXED}  # (status, value)
-        self._live: dict[str, Entry] = {}  # active tasks by id: their status lists are built per query
+        self._live: dict[str, Entry] = {}  # active tasks by id: their lists are built per query
 
     def add(self, entry: Entry) -> None:
-        key: Key = (to_micros(entry.created), entry.task_id)
-        entry.index_key = key
-        self._all.add(key)
-        for field in _FIXED:
-            value = getattr(entry, field)
-            if value is not None or field not in _OPTIONAL:
-                self._by[field].setdefault(value, SortedList()).add(key)
+        entry.index_key = (to_micros(entry.created), entry.task_id)
         entry.indexed_status = None
-        self._place(entry, entry.status.value)
+        self._place(entry, entry.status._value_)
 
     def changed(self, entry: Entry) -> None:
-        status = entry.status.value
+        status = entry.status._value_
         if entry.index_key is not None and status != entry.indexed_status:
             self._place(entry, status)
 
@@ -80,17 +76,19 @@ class TaskIndex:
         elif old is not None:
             self._live.pop(entry.task_id, None)
         if status in _SORTED:
-            self._by["status"].setdefault(status, SortedList()).add(key)
             for field in _FIXED:
                 value = getattr(entry, field)
                 if value is not None or field not in _OPTIONAL:
-                    self._pairs[field].setdefault((status, value), SortedList()).add(key)
+                    pairs = self._pairs[field]
+                    index = pairs.get((status, value))
+                    if index is None:
+                        index = pairs[(status, value)] = SortedList()
+                    index.add(key)
         else:
             self._live[entry.task_id] = entry
         entry.indexed_status = status
 
     def _unsort(self, entry: Entry, status: str, key: Key) -> None:
-        _discard(self._by["status"], status, key)
         for field in _FIXED:
             value = getattr(entry, field)
             if value is not None or field not in _OPTIONAL:
@@ -102,25 +100,35 @@ class TaskIndex:
             if key is None:
                 continue
             entry.index_key = None
-            self._all.discard(key)
             if entry.indexed_status in _SORTED:
                 self._unsort(entry, entry.indexed_status, key)
             else:
                 self._live.pop(entry.task_id, None)
-            for field in _FIXED:
-                value = getattr(entry, field)
-                if value is not None or field not in _OPTIONAL:
-                    _discard(self._by[field], value, key)
 
-    def _status_index(self, status: Any, field: str | None = None, value: Any = None) -> SortedList | None:
-        """The sorted keys of the tasks in `status` (and with `field` == `value`, when given)."""
+    def _live_list(self, test: Callable[[Entry], bool]) -> list[SortedList]:
+        """The active tasks that pass `test`, as one sorted list (none when there are none)."""
+        keys = [e.index_key for e in self._live.values() if test(e)]
+        return [SortedList(keys)] if keys else []
+
+    def _lists(self, status: Any, field: str | None = None, value: Any = None) -> list[SortedList]:
+        """Disjoint sorted lists holding exactly the tasks in `status` (with `field` == `value`, when given)."""
         if status in _SORTED:
-            if field is None:
-                return self._by["status"].get(status)
-            return self._pairs[field].get((status, value))
-        keys = [e.index_key for e in self._live.values()
-                if e.indexed_status == status and (field is None or getattr(e, field) == value)]
-        return SortedList(keys) if keys else None
+            if field is not None:
+                index = self._pairs[field].get((status, value))
+                return [index] if index is not None else []
+            return [x for (st, _), x in self._pairs["method"].items() if st == status]
+        if field is None:
+            return self._live_list(lambda e: e.indexed_status == status)
+        return self._live_list(lambda e: e.indexed_status == status and getattr(e, field) == value)
+
+    def _with_value(self, field: str, value: Any) -> list[SortedList]:
+        """Disjoint sorted lists holding exactly the tasks with `field` == `value`, in any status."""
+        pairs = self._pairs[field]
+        found = [pairs[(st, value)] for st in _SORTED if (st, value) in pairs]
+        return found + self._live_list(lambda e: getattr(e, field) == value)
+
+    def _everything(self) -> list[SortedList]:
+        return list(self._pairs["method"].values()) + self._live_list(lambda e: True)
 
     def query(self, conds: list[Condition], limit: int, offset: int,
               match: Callable[[str], bool]) -> tuple[list[str], int]:
@@ -151,29 +159,29 @@ class TaskIndex:
                 if (attr in _OPTIONAL and None in values) or not all(_hashable(v) for v in values):
                     continue  # tasks without a value are in no index of this field
                 if attr == "status":
-                    found = [self._status_index(v) for v in values]
-                    choices.append(({n}, [x for x in found if x is not None]))
+                    choices.append(({n}, _flat(self._lists(v) for v in values)))
                 else:
-                    by = self._by[attr]
-                    choices.append(({n}, [by[v] for v in values if v in by]))
+                    choices.append(({n}, _flat(self._with_value(attr, v) for v in values)))
                 wanted.setdefault(attr, (n, values))
         if "status" in wanted:
             n_status, statuses = wanted["status"]
             for field in _FIXED:
                 if field in wanted:
                     n_field, values = wanted[field]
-                    found = [self._status_index(st, field, v) for st in statuses for v in values]
-                    choices.append(({n_status, n_field}, [x for x in found if x is not None]))
+                    found = _flat(self._lists(st, field, v) for st in statuses for v in values)
+                    choices.append(({n_status, n_field}, found))
         if choices:  # the index that leaves nothing to filter, else the smallest walk
             covered, lists = min(choices, key=lambda c: (len(served | c[0]) < len(conds),
                                                          sum(len(x) for x in c[1])))
             exact = served | covered
         else:
-            lists, exact = [self._all], served
+            lists, exact = self._everything(), served
         bounds = [_span(index, lo, hi) for index in lists]
         walks = [index.islice(a, b, reverse=True) for index, (a, b) in zip(lists, bounds)]
         if len(exact) == len(conds):  # the indexes answer alone (their sets are disjoint)
             total = sum(b - a for a, b in bounds)
+            if not lists or offset >= total:
+                return [], total
             if len(lists) == 1:
                 (index,), ((a, b),) = lists, bounds
                 stop = b - offset
@@ -196,6 +204,10 @@ def _discard(indexes: dict[Any, SortedList], value: Any, key: Key) -> None:
         index.discard(key)
         if not index:
             del indexes[value]
+
+
+def _flat(groups: Iterable[list[SortedList]]) -> list[SortedList]:
+    return [x for group in groups for x in group]
 
 
 def _hashable(value: Any) -> bool:

@@ -42,7 +42,10 @@ def parse(raw: bytes, max_depth: int = MAX_DEPTH) -> Any:
         if "infinity" in text.lower() or here.lstrip(b"-").startswith((b"NaN", b"Infinity")):
             raise BodyError("numbers must be finite (no NaN or Infinity)", kind="finite_number") from None
         raise BodyError(f"body is not valid JSON: {text}") from None
-    check(value, max_depth)
+    # orjson refuses NaN, Infinity and numbers that overflow to them; only the depth is left to
+    # check, and a body with no more brackets than the limit cannot nest deeper than it.
+    if raw.count(b"[") + raw.count(b"{") > max_depth:
+        check(value, max_depth)
     return value
 
 

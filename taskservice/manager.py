@@ -567,12 +567,12 @@ class TaskManager(SeedAPI):
         now = time.time()
         result = self._result(stored, inline)
         record = entry.build()
-        record.update(status=status.value, error=error, interrupted=interrupted, finished_at=iso(now),
+        record.update(status=status._value_, error=error, interrupted=interrupted, finished_at=iso(now),
                       details=dict(entry.details) if entry.details else {}, result=result)
         if status is COMPLETE:
             record["progress"] = 100
         final = dumps(record)
-        row = Row(task_id=entry.task_id, status=status.value, method=entry.method, workflow_id=entry.workflow_id,
+        row = Row(task_id=entry.task_id, status=status._value_, method=entry.method, workflow_id=entry.workflow_id,
                   user=entry.user, created=to_micros(entry.created), started=micros_or_none(entry.started),
                   finished=to_micros(now), touched=now, record=final, output=stored,
                   output_inline=inline, fingerprint=entry.fingerprint)

@@ -39,7 +39,7 @@ class TaskObserver:
                       workflow_id=entry.workflow_id, reason=reason, status=entry.status.value)
 
     def finished(self, entry: _Entry) -> None:
-        status = entry.status.value
+        status = entry.status._value_
         begin = entry.started or entry.created
         duration = max((entry.finished or begin) - begin, 0.0)
         self.metrics.observe(entry.method, status, duration)

@@ -28,6 +28,11 @@ logger = logging.getLogger(__name__)
 
 #: How long non-final changes wait so that many of them share one transaction.
 LINGER = 0.05
+#: At most one commit per this many seconds: a final state that comes when the last commit is
+#: older is written at once; under load, finals gather for the rest of the interval and share
+#: a transaction (each commit, and each wake-up of this thread, costs the whole process a
+#: round of GIL hand-offs).
+COMMIT_EVERY = 0.002
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -55,14 +60,44 @@ DROP INDEX IF EXISTS tasks_user;
 # whole, once, at start. Each index would cost every task's insert and delete a B-tree update.
 _COLUMNS = ("task_id", "status", "method", "workflow_id", "user", "created", "started", "finished",
             "touched", "record", "output", "output_inline", "fingerprint")
-_UPSERT = (f"INSERT INTO tasks ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
-           "ON CONFLICT(task_id) DO UPDATE SET "
-           + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[1:]))
+_ROW = f"({', '.join('?' * len(_COLUMNS))})"
+_ON_CONFLICT = " ON CONFLICT(task_id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[1:])
+
+#: Rows per statement. SQLite lets other threads run (it releases the GIL) around every step
+#: of a statement; one step per row made the writer and the event loop hand the GIL back and
+#: forth for every row of a batch. A batch is cut greedily into these sizes: few distinct
+#: statements, so they stay in the connection's statement cache.
+_CHUNKS = (64, 16, 4, 1)
 
 
-def _values(row: Row) -> tuple:
-    return (row.task_id, row.status, row.method, row.workflow_id, row.user, row.created, row.started,
-            row.finished, row.touched, row.record, row.output, int(row.output_inline), row.fingerprint)
+def _chunks(items: list, sizes: tuple[int, ...] = _CHUNKS) -> list[list]:
+    out: list[list] = []
+    start = 0
+    for size in sizes:
+        while len(items) - start >= size:
+            out.append(items[start:start + size])
+            start += size
+    return out
+
+
+_UPSERT_SQL = {n: f"INSERT INTO tasks ({', '.join(_COLUMNS)}) VALUES {', '.join([_ROW] * n)}{_ON_CONFLICT}"
+               for n in _CHUNKS}
+_DELETE_SQL = {n: f"DELETE FROM tasks WHERE task_id IN ({', '.join('?' * n)})" for n in _CHUNKS}
+
+
+def _upsert(db: sqlite3.Connection, rows: list[Row]) -> None:
+    """Write rows (a later row of the same task wins), in a few multi-row statements."""
+    for chunk in _chunks(rows):
+        values: list = []
+        for r in chunk:
+            values += (r.task_id, r.status, r.method, r.workflow_id, r.user, r.created, r.started,
+                       r.finished, r.touched, r.record, r.output, int(r.output_inline), r.fingerprint)
+        db.execute(_UPSERT_SQL[len(chunk)], values)
+
+
+def _delete(db: sqlite3.Connection, task_ids: list[str]) -> None:
+    for chunk in _chunks(task_ids):
+        db.execute(_DELETE_SQL[len(chunk)], chunk)
 
 
 class SqliteRecords(RecordStore):
@@ -81,10 +116,13 @@ class SqliteRecords(RecordStore):
         self._touched_at: float | None = None  # when the oldest unwritten touch came (monotonic)
         self._finals: list[tuple[Row, Callable[[], None]]] = []
         self._forget: dict[str, None] = {}
+        self._forget_at: float | None = None  # when the oldest unwritten forget came (monotonic)
         self._closing = False
         self._closed = False
         self._rows_of: Callable[[list[str]], list[Row]] = lambda ids: []
         self._thread: threading.Thread | None = None
+        self._last_commit = 0.0  # when the last transaction holding final states began (monotonic)
+        self._holding = False  # the writer waits out COMMIT_EVERY: finals need not wake it
 
     def bind(self, rows_of: Callable[[list[str]], list[Row]]) -> None:
         self._rows_of = rows_of
@@ -116,23 +154,29 @@ class SqliteRecords(RecordStore):
                 self._forget.pop(row.task_id, None)
                 self._dirty.pop(row.task_id, None)  # the final row supersedes any state still to write
                 self._finals.append((row, done))
-                self._cv.notify()
+                if not self._holding:
+                    self._cv.notify()
                 return
         done()  # a task that outlived the shutdown: its record was already written as interrupted
 
     def forget(self, task_ids: list[str]) -> None:
+        """Rows to delete: not urgent (a restart drops them again), so they wait LINGER or the next commit."""
         with self._cv:
+            if not self._forget:
+                self._forget_at = time.monotonic()
+                if not (self._dirty or self._touches or self._finals or self._holding):
+                    self._cv.notify()
             for task_id in task_ids:
                 self._dirty.pop(task_id, None)
                 self._touches.pop(task_id, None)
                 self._forget[task_id] = None
-            self._cv.notify()
 
     # -- the writer thread ------------------------------------------------------------------
 
     def _linger_left(self, now: float) -> float | None:
         """Seconds until the oldest non-final change is due (<= 0: now); None when there is none."""
-        oldest = [t for t in (next(iter(self._dirty.values()), None), self._touched_at if self._touches else None)
+        oldest = [t for t in (next(iter(self._dirty.values()), None), self._touched_at if self._touches else None,
+                              self._forget_at if self._forget else None)
                   if t is not None]
         return min(oldest) + LINGER - now if oldest else None
 
@@ -157,13 +201,21 @@ class SqliteRecords(RecordStore):
     def _write_loop(self) -> None:
         while True:
             with self._cv:
-                while not (self._finals or self._forget or self._closing):
+                while not (self._finals or self._closing):
                     left = self._linger_left(time.monotonic())
                     if left is not None and left <= 0:
                         break
                     self._cv.wait(left)
+                if self._finals and not self._closing:
+                    hold = self._last_commit + COMMIT_EVERY - time.monotonic()
+                    if hold > 0:
+                        self._holding = True
+                        self._cv.wait(hold)
+                        self._holding = False
                 closing = self._closing
                 now = time.monotonic()
+                if self._finals:
+                    self._last_commit = now
                 dirty = self._ripe(now, closing)
                 touches: dict[str, float] = {}
                 if self._touches and (closing or self._finals or now - (self._touched_at or now) >= LINGER):
@@ -191,15 +243,13 @@ class SqliteRecords(RecordStore):
         db = self._db
         db.execute("BEGIN")
         try:
-            if rows:
-                db.executemany(_UPSERT, [_values(r) for r in rows])
-            if finals:
-                db.executemany(_UPSERT, [_values(r) for r, _ in finals])
+            if rows or finals:
+                _upsert(db, rows + [r for r, _ in finals])
             if touches:
                 db.executemany("UPDATE tasks SET touched = ? WHERE task_id = ?",
                                [(ts, task_id) for task_id, ts in touches.items()])
             if forget:
-                db.executemany("DELETE FROM tasks WHERE task_id = ?", [(t,) for t in forget])
+                _delete(db, forget)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

@@ -98,3 +98,16 @@ def test_moves_between_active_statuses_leave_no_trace_in_the_sorted_lists() -> N
     index.forget([e])
     assert index.query([("status", "eq", "complete")], 10, 0, lambda _: True) == ([], 0)
     assert index.query([], 10, 0, lambda _: True) == ([], 0)
+
+
+def test_an_offset_past_every_task_answers_empty_with_the_total() -> None:
+    index = TaskIndex(threading.RLock())
+    for n, (method, status) in enumerate([("Noop", "complete"), ("Move", "complete"), ("Noop", "running")]):
+        e = Entry(f"t{n}", method, None, None)
+        index.add(e)
+        e.status = TaskStatus(status)
+        index.changed(e)
+    everything = lambda _: True  # noqa: E731
+    assert index.query([("status", "eq", "complete")], 5, 10**30, everything) == ([], 2)
+    assert index.query([], 5, 10**30, everything) == ([], 3)
+    assert index.query([], 2, 1, everything)[1] == 3
