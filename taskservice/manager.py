@@ -71,6 +71,7 @@ class TaskManager(SeedAPI):
                  data_dir: Path | str = "var/data", state_db: Path | str = MEMORY,
                  inline_max_bytes: int = 1 << 20) -> None:
         self._lock = threading.RLock()
+        self._last_created = 0  # microseconds of the newest task made: each new one comes later
         self._store: RecordStore = RecordStore()
         self._state_db: str = MEMORY
         self._index = TaskIndex(self._lock)
@@ -132,6 +133,7 @@ class TaskManager(SeedAPI):
         recovered: list[Row] = []
         now = time.time()
         for row in rows:
+            self._last_created = max(self._last_created, row.created)
             if row.task_id in self._entries:
                 continue
             entry = Entry.from_row(row)
@@ -149,7 +151,7 @@ class TaskManager(SeedAPI):
             logger.warning("%d task(s) left unfinished by the previous process are now failed (interrupted)",
                            len(recovered))
             self._store.save_now(recovered)
-        self._store.bind(self._rows_of)
+        self._store.bind(self._rows_of, self._lock)
         self._prune(now)
 
     def attach_loop(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -180,6 +182,11 @@ class TaskManager(SeedAPI):
         if existing is not None:
             raise TaskConflict(f"task {task_id!r} already exists", task_id=task_id, status=existing.status)
         entry = _Entry(task_id, method, workflow_id, fp, user)
+        created = to_micros(entry.created)
+        if created <= self._last_created:  # creation times are unique: they key the stored rows
+            created = self._last_created + 1
+            entry.created = entry.touched = created / 1_000_000
+        self._last_created = created
         self._entries[task_id] = entry
         self._index.add(entry)
         if self.observer is not None:
@@ -512,7 +519,7 @@ class TaskManager(SeedAPI):
             del self._entries[task_id]
             self._finished.pop(task_id, None)
             self._index.forget([entry])
-            self._store.forget([task_id])
+            self._store.forget([entry])
             return True
 
     def _request_stop(self, entry: _Entry, reason: str) -> None:
@@ -679,7 +686,7 @@ class TaskManager(SeedAPI):
                 dropped.append(entry)
         if dropped:
             self._index.forget(dropped)
-            self._store.forget([e.task_id for e in dropped])
+            self._store.forget(dropped)
 
     def prune(self) -> None:
         with self._lock:

@@ -10,8 +10,9 @@ service still answers for the tasks of the one before.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .entry import Entry
@@ -44,8 +45,9 @@ class RecordStore:
     Every method is called with the manager's lock held, except `load` and `close`.
     """
 
-    def bind(self, rows_of: Callable[[list[str]], list[Row]]) -> None:
-        """How the store reads the current rows of changed tasks (when it writes behind)."""
+    def bind(self, rows_of: Callable[[list[str]], list[Row]], lock: AbstractContextManager[Any] | None = None) -> None:
+        """How the store reads the current rows of changed tasks (when it writes behind), and the lock
+        to hold while it makes a batch of final states visible (the manager's: taken once per batch)."""
 
     def changed(self, entry: Entry) -> None:
         """Status, progress or details changed (written behind: not necessarily durable yet)."""
@@ -57,8 +59,8 @@ class RecordStore:
         """A final state: call `done()` once it is durable (at once when nothing is)."""
         done()
 
-    def forget(self, task_ids: list[str]) -> None:
-        """Records dropped by retention."""
+    def forget(self, entries: list[Entry]) -> None:
+        """Records dropped (by retention, or to free an id for fresh work)."""
 
     def load(self) -> list[Row]:
         """Records kept by an earlier process, least recently read first."""

@@ -6,6 +6,7 @@ import json
 import random
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -184,6 +185,91 @@ def test_retention_bounds_the_database(tmp_path):
     with sqlite3.connect(db) as conn:
         kept = sorted(r[0] for r in conn.execute("SELECT task_id FROM tasks"))
     assert kept == [f"r{i:02d}" for i in range(7, 12)]
+
+
+def test_tasks_made_in_the_same_microsecond_get_distinct_creation_times_and_rows(tmp_path, monkeypatch):
+    import taskservice.entry as entry_module
+
+    db = tmp_path / "tasks.sqlite3"
+    m = TaskManager(max_workers=2, data_dir=tmp_path, state_db=db)
+    monkeypatch.setattr(entry_module.time, "time", lambda: 1_800_000_000.0)  # a clock that stands still
+    try:
+        for i in range(5):
+            m.submit(req(task_id=f"s{i}"), lambda task: None)
+        monkeypatch.undo()
+        for i in range(5):
+            wait_final(m, f"s{i}")
+        created = [m.lookup(f"s{i}").index_key[0] for i in range(5)]
+        assert created == [1_800_000_000_000_000 + i for i in range(5)]
+    finally:
+        m.shutdown(2)
+    with sqlite3.connect(db) as conn:
+        stored = dict(conn.execute("SELECT task_id, created FROM tasks"))
+    assert stored == {f"s{i}": 1_800_000_000_000_000 + i for i in range(5)}
+    m2 = TaskManager(max_workers=2, data_dir=tmp_path, state_db=db)  # a clock behind the stored rows
+    monkeypatch.setattr(entry_module.time, "time", lambda: 1_700_000_000.0)
+    try:
+        m2.submit(req(task_id="later"), lambda task: None)
+        monkeypatch.undo()
+        wait_final(m2, "later")
+        assert m2.lookup("later").index_key[0] == 1_800_000_000_000_005
+        assert all(m2.get_status(f"s{i}")["status"] == "complete" for i in range(5))
+    finally:
+        m2.shutdown(2)
+
+
+def _old_table(db: Path, rows: list[tuple]) -> None:
+    """A database as an earlier version wrote it: keyed by task id, creation times not unique."""
+    with sqlite3.connect(db) as conn:
+        conn.execute("""CREATE TABLE tasks (task_id TEXT PRIMARY KEY, status TEXT NOT NULL, method TEXT NOT NULL,
+            workflow_id TEXT, user TEXT, created INTEGER NOT NULL, started INTEGER, finished INTEGER,
+            touched REAL NOT NULL, record BLOB NOT NULL, output BLOB, output_inline INTEGER NOT NULL DEFAULT 0,
+            fingerprint BLOB)""")
+        conn.execute("CREATE INDEX tasks_status ON tasks (status)")
+        for task_id, created in rows:
+            record = {"task_id": task_id, "method": "Work", "status": "complete", "progress": 100, "details": {},
+                      "error": None, "created_at": "2026-01-01T00:00:00.000000Z", "result": {"n": task_id}}
+            conn.execute("INSERT INTO tasks VALUES (?, 'complete', 'Work', NULL, NULL, ?, ?, ?, ?, ?, ?, 1, NULL)",
+                         (task_id, created, created, created, time.time(), json.dumps(record).encode(),
+                          json.dumps({"n": task_id}).encode()))
+
+
+def test_a_database_of_an_earlier_version_is_re_keyed_and_kept(tmp_path):
+    db = tmp_path / "tasks.sqlite3"
+    _old_table(db, [("a", 1_700_000_000_000_000), ("b", 1_700_000_000_000_000), ("c", 1_700_000_000_000_001)])
+    m = TaskManager(max_workers=2, data_dir=tmp_path, state_db=db)
+    try:
+        assert {t: m.get_status(t)["status"] for t in "abc"} == {"a": "complete", "b": "complete", "c": "complete"}
+        assert m.get_output("b")["data"] == {"n": "b"}
+        m.submit(req(task_id="new"), lambda task: None)
+        wait_final(m, "new")
+    finally:
+        m.shutdown(2)
+    with sqlite3.connect(db) as conn:
+        stored = dict(conn.execute("SELECT task_id, created FROM tasks"))
+        pk = [c[1] for c in conn.execute("PRAGMA table_info(tasks)") if c[5]]
+    assert pk == ["created"]
+    assert len(set(stored.values())) == 4 and set(stored) == {"a", "b", "c", "new"}
+
+
+def test_of_two_rows_of_one_task_id_the_newest_is_kept(tmp_path):
+    db = tmp_path / "tasks.sqlite3"
+    m = TaskManager(max_workers=2, data_dir=tmp_path, state_db=db)
+    m.submit(req(task_id="x"), lambda task: {"run": 2})
+    wait_final(m, "x")
+    m.shutdown(2)
+    with sqlite3.connect(db) as conn:  # what a crash between dropping a task and writing new work leaves
+        (created,) = conn.execute("SELECT created FROM tasks WHERE task_id = 'x'").fetchone()
+        conn.execute("INSERT INTO tasks SELECT ?, task_id, status, method, workflow_id, user, started, finished, "
+                     "touched, record, ?, output_inline, fingerprint FROM tasks WHERE task_id = 'x'",
+                     (created - 10, json.dumps({"run": 1}).encode()))
+    m2 = TaskManager(max_workers=2, data_dir=tmp_path, state_db=db)
+    try:
+        assert m2.get_output("x")["data"] == {"run": 2}
+    finally:
+        m2.shutdown(2)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT created FROM tasks WHERE task_id = 'x'").fetchall() == [(created,)]
 
 
 def test_shutdown_writes_interrupted_records(tmp_path):
