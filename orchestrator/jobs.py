@@ -28,6 +28,7 @@ from rq import Queue
 
 from orchestrator.settings import Settings
 from orchestrator.store import Store
+from orchestrator.workers import WorkerRegistry
 
 if TYPE_CHECKING:
     from orchestrator.runner import Runner
@@ -67,8 +68,8 @@ def start_ready(queue: str) -> str:
     return _runner.start_ready(queue)
 
 
-# seconds a `start_ready` job waits before it drains the ready list, and the most entries it takes
-# (the rest goes to another job, so another worker shares a burst)
+# seconds a `start_ready` job waits before it takes its share of the ready list, and the most entries
+# it takes (the rest goes to another job, so other workers share a burst)
 COALESCE = 0.03
 READY_MAX = 32
 
@@ -128,11 +129,18 @@ class Jobs:
             self._enqueue_start_ready(queue)
 
     def take_ready(self, queue: str) -> list[tuple[str, list[int]]]:
-        """Up to READY_MAX entries of the ready list, as (workflow id, indexes); when more wait,
-        another `start_ready` job is enqueued for them."""
+        """This worker's share of the ready list, as (workflow id, indexes): the waiting entries
+        divided by the registered workers (at most READY_MAX); when more wait, another
+        `start_ready` job is enqueued for them, which another worker takes (a burst of
+        submissions is spread over the workers, as one job per root was)."""
+        pipe = self.store.r.pipeline(transaction=False)
+        pipe.llen(self.ready_key(queue))
+        pipe.zcard(WorkerRegistry(self.store.r, self.settings.prefix, self.settings.worker_ttl).index_key)
+        waiting, workers = pipe.execute()
+        share = max(1, min(READY_MAX, -(-int(waiting) // max(1, int(workers)))))
         pipe = self.store.r.pipeline(transaction=True)
         pipe.delete(self._ready_job_key(queue))
-        pipe.lpop(self.ready_key(queue), READY_MAX)
+        pipe.lpop(self.ready_key(queue), share)
         pipe.llen(self.ready_key(queue))
         _, items, left = pipe.execute()
         if left:

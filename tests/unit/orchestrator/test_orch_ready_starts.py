@@ -13,6 +13,7 @@ from orchestrator import fastjson, jobs
 from orchestrator.jobs import Jobs
 from orchestrator.settings import Settings
 from orchestrator.store import Store
+from orchestrator.workers import WorkerRegistry
 
 
 @pytest.fixture
@@ -57,6 +58,18 @@ def test_a_burst_beyond_one_jobs_share_gets_another_job(parts):
     assert q.count == 2  # the other 3 get a job of their own (another worker may take it)
     assert len(js.take_ready(js.settings.queue)) == 3
     assert js.take_ready(js.settings.queue) == []
+
+
+def test_a_burst_is_shared_by_the_registered_workers(parts):
+    store, js, q = parts
+    registry = WorkerRegistry(store.r, js.settings.prefix, 10)
+    for w in ("w1", "w2", "w3"):
+        registry.register(w, [js.settings.queue])
+    for k in range(7):
+        js.enqueue(f"s{k}", chain(store, f"s{k}", 1))
+    # each job takes its share (waiting / workers, rounded up) and leaves a job for the rest
+    assert [len(js.take_ready(js.settings.queue)) for _ in range(4)] == [3, 2, 1, 1]
+    assert q.count == 4
 
 
 def test_a_wide_fan_out_goes_through_rq_in_chunks(parts):
