@@ -344,6 +344,14 @@ class Bench:
             out[k] = total
         return out
 
+    def service_cpu(self, svc: str) -> float:
+        """CPU seconds (user+sys) used so far by one service."""
+        try:
+            t = psutil.Process(dict(self.kids.procs)[f"service-{svc}"].pid).cpu_times()
+        except psutil.Error:
+            return 0.0
+        return t.user + t.system
+
     def _up(self, url: str) -> bool:
         self.kids.check_alive()
         try:
@@ -859,8 +867,10 @@ return count
               f"vs RQ SimpleWorker x2 on {c.rq_jobs} no-op jobs", flush=True)
         edges = chain_edges(c.tp_len, "t")
         bodies = [self.quick_request(edges, self.wid("tp")) for _ in range(c.tp_chains)]
+        cpu0, svc0 = self.cpu(), self.service_cpu("N")
         wids = self.submit_many(bodies)
         wfs = self.wait_workflows(wids, 300)
+        cpu1, svc1 = self.cpu(), self.service_cpu("N")
         ran = sum(len(self.service_tasks("N", w)) for w in wids)
         bad = [w for w in wids if wfs[w]["status"] != "complete"]
         if bad or ran != n:
@@ -871,6 +881,10 @@ return count
         self.row("7", "node tasks/s, 2 workers (first created -> last finished)", f"{rate:.0f}/s")
         self.row("7", "RQ SimpleWorker x2, no-op jobs/s (first started -> last ended)", f"{rq_rate:.0f}/s")
         self.row("7", "orchestrator / RQ SimpleWorker", f"{rate / rq_rate:.2f}x", ">= 2x", rate / rq_rate >= 2)
+        per = {k: (cpu1[k] - cpu0[k]) * 1000 / n for k in ("API", "workers", "Redis")}
+        per["service N"] = (svc1 - svc0) * 1000 / n
+        self.row("7", "CPU ms per node task (both workers together; all processes share 2 cores)",
+                 ", ".join(f"{k} {v:.2f}" for k, v in per.items()))
 
     async def _floor_once(self, http, script: str, tid: str) -> float:
         """The round trips a hop cannot avoid: the status answer and the output of the finished

@@ -54,23 +54,25 @@ def _json(content: dict[str, Any]) -> Response:
     return Response(orjson.dumps(content), media_type="application/json")
 
 
-def get_settings(request: Request) -> Settings:
+# The dependencies are `async def`: FastAPI runs a plain `def` dependency in its threadpool, a
+# thread hop per dependency per request (six for a submission) for what is an attribute read.
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
-def get_jobs(request: Request) -> Jobs:
+async def get_jobs(request: Request) -> Jobs:
     return request.app.state.jobs
 
 
-def get_control(request: Request) -> ControlClient:
+async def get_control(request: Request) -> ControlClient:
     return request.app.state.control
 
 
-def get_graphs(request: Request) -> GraphCache:
+async def get_graphs(request: Request) -> GraphCache:
     return request.app.state.graphs
 
 
@@ -105,8 +107,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await app.state.control.aclose()
         await app.state.aredis.aclose()
 
+    telemetry = None if settings.opentelemetry else {"tracing": False, "metrics": False, "logs": False}
     app = FastAPIOffline(title="Orchestrator API", version="1.0.0", lifespan=lifespan,
-                         description=APP_DESCRIPTION)
+                         description=APP_DESCRIPTION, telemetry=telemetry)
     app.router.route_class = StrictJSONRoute
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, setting="ORCHESTRATOR_MAX_BODY_BYTES")
     app.state.settings = settings

@@ -28,7 +28,7 @@ def _raw_header(request: Request, name: bytes) -> bytes | None:
     return None
 
 
-def current_principal(request: Request) -> Principal:
+def principal_of(request: Request) -> Principal:
     """The caller, from `Authorization: Bearer <token>`; 401 naming the header otherwise."""
     ring: KeyRing = request.app.state.keyring
     principal = ring.from_authorization(_raw_header(request, b"authorization"))
@@ -37,7 +37,13 @@ def current_principal(request: Request) -> Principal:
     return principal
 
 
-def current_principal_or_query(request: Request) -> Principal:
+# dependencies: `async def`, so FastAPI calls them on the event loop, not through its threadpool
+async def current_principal(request: Request) -> Principal:
+    """The caller, from `Authorization: Bearer <token>`; 401 naming the header otherwise."""
+    return principal_of(request)
+
+
+async def current_principal_or_query(request: Request) -> Principal:
     """The bearer header, or `?api_key=` (browsers' EventSource cannot set headers)."""
     ring: KeyRing = request.app.state.keyring
     token = request.query_params.get("api_key")
@@ -46,7 +52,7 @@ def current_principal_or_query(request: Request) -> Principal:
         if principal is None:
             raise HTTPException(401, "wrong api_key query parameter", headers=_CHALLENGE)
         return principal
-    return current_principal(request)
+    return principal_of(request)
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

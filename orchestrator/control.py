@@ -10,12 +10,11 @@ of the service, named in `error`).
 
 from __future__ import annotations
 
-import json as _json
-
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from orchestrator import fastjson
 from orchestrator.egress import services_policy
 from orchestrator.http11 import HTTPClient, HTTPError, ResponseTooLarge
 from taskservice.models import TaskStatus
@@ -96,7 +95,7 @@ class ControlClient:
         except HTTPError as exc:  # refused, reset, timeout, ...
             return Reply(0, {}, True, str(exc))
         try:
-            body = _json.loads(raw) if raw else {}
+            body = fastjson.loads(raw) if raw else {}
         except ValueError:
             body = None
         if 200 <= code < 300 and not isinstance(body, dict):

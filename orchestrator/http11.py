@@ -37,13 +37,13 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import json
 import ssl as ssl_module
 import time
 from collections import deque
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from orchestrator import fastjson
 from taskservice.netpolicy import HostPolicy, PolicyRefused
 
 _MAX_HEADER = 64 * 1024
@@ -191,7 +191,7 @@ class HTTPClient:
             target += "?" + parts.query
         if params:
             target += ("&" if "?" in target else "?") + urlencode(params)
-        body = b"" if json_body is None else json.dumps(json_body, separators=(",", ":")).encode()
+        body = b"" if json_body is None else fastjson.dumps_bytes(json_body)
         head = [f"{method} {target} HTTP/1.1", f"Host: {host}:{port}", "Accept: application/json",
                 "Connection: keep-alive", f"Content-Length: {len(body)}"]
         if json_body is not None:

@@ -43,9 +43,11 @@ def start_nodes(workflow_id: str, indexes: list[int]) -> str:
     return ",".join(_runner.start_many(workflow_id, [int(i) for i in indexes]))
 
 
-# a fan-out is cut into at most about this many jobs (so every worker gets a share) of at most
-# CHUNK_MAX nodes each
+# a fan-out is cut into at most about this many jobs (so every worker gets a share) of at least
+# CHUNK_MIN and at most CHUNK_MAX nodes each (an RQ job costs a worker and Redis far more than a
+# node's claim: a chunk of a few nodes would cost more in RQ's bookkeeping than in the nodes)
 SHARES = 16
+CHUNK_MIN = 16
 CHUNK_MAX = 50
 
 
@@ -78,7 +80,7 @@ class Jobs:
             dedicated = bool(self.store.r.exists(self.store.dedicated_key(workflow_id)))
         name = dedicated_queue_name(self.settings, workflow_id) if dedicated else self.settings.queue
         q = self._queue(name)
-        size = max(1, min(CHUNK_MAX, -(-len(indexes) // SHARES)))
+        size = max(CHUNK_MIN, min(CHUNK_MAX, -(-len(indexes) // SHARES)))
         chunks = [indexes[k:k + size] for k in range(0, len(indexes), size)]
         q.enqueue_many([
             Queue.prepare_data(start_node, args=(workflow_id, c[0]), result_ttl=0, failure_ttl=3600,

@@ -25,7 +25,6 @@ pending in Redis until the service answers, see `orchestrator.stops`).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import socket
@@ -37,7 +36,7 @@ from typing import Any
 
 import redis
 
-from orchestrator import stops
+from orchestrator import fastjson, stops
 from orchestrator.connections import describe, is_outage, redis_client
 from orchestrator.control import ControlClient, Reply, normalize_status
 from orchestrator.jobs import Jobs
@@ -273,7 +272,9 @@ class Runner:
 
     def _reap(self) -> None:
         members = self.store.expired_leases()
-        if self.only:  # a dedicated worker also picks up its workflow's nodes queued before it started
+        # a dedicated worker also picks up its workflow's nodes queued before it started: looked for
+        # (a read of every node) only while the workflow has more live nodes than this worker drives
+        if self.only and self.store.counters(self.only)["active"] > len(self.tasks):
             members += self.store.queued_members(self.only)
         for member in members:
             wid, _, idx = member.rpartition("|")
@@ -543,7 +544,7 @@ class Runner:
             body = reply.body
             st = normalize_status(body.get("status"))
             if st is TaskStatus.COMPLETE:
-                extra = {"details": json.dumps(body["details"], separators=(",", ":"))} if body.get("details") else {}
+                extra = {"details": fastjson.dumps(body["details"])} if body.get("details") else {}
                 await self._complete(node, await self._output(node), extra)
                 return True
             if st is TaskStatus.FAILED:
@@ -563,7 +564,7 @@ class Runner:
                 if body.get("progress") is not None:
                     fields["progress"] = body.get("progress")
                 if body.get("details"):
-                    fields["details"] = json.dumps(body.get("details"), separators=(",", ":"))
+                    fields["details"] = fastjson.dumps(body.get("details"))
                 if node.pause_changed(st is TaskStatus.PAUSED):
                     # shown as `paused`; the lease is kept (the heartbeat renews it whatever the status)
                     new = "running" if node.paused_since is None else "paused"
@@ -593,7 +594,7 @@ class Runner:
             raise NodeFailed(f"output: {reply.detail()}")
 
     async def _complete(self, node: Node, output: Any, extra: dict[str, Any] | None = None) -> None:
-        fields = {"output": json.dumps(output, separators=(",", ":")), "progress": 100, **(extra or {})}
+        fields = {"output": fastjson.dumps(output), "progress": 100, **(extra or {})}
         await self._finish(node, TaskStatus.COMPLETE, fields, "")
 
     async def _finish(self, node: Node, status: TaskStatus, fields: dict[str, Any], wf_error: str) -> None:

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     retention_max_mb: float = 1024.0     # ... and at most this many MB of finished history (oldest first)
     maintenance_interval: float = 10.0
 
+    # FastAPI's native OpenTelemetry spans, metrics and logs (global providers); off: /metrics serves
+    # Prometheus, and the provider lookups would cost every request
+    opentelemetry: bool = False
     log_level: str = "info"              # the worker's and the API's structured log level
     log_format: str = Field("console", pattern="^(console|json)$")  # or one JSON object per line
     no_worker_warning: float = 10.0      # ready nodes waiting this long with no live worker: a warning

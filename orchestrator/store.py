@@ -1,4 +1,4 @@
-"""Workflows and node runs in Redis; every state change is one atomic Lua script.
+"""Workflows and node runs in Redis; every state change is one atomic Lua program (`orchestrator.lualib`).
 
 Keys (all start with the configurable prefix, default `orch`):
 
@@ -16,8 +16,13 @@ key                                type       holds
 `orch:wf:{wid}:n:{i}`              hash       node run of vertex i: status, scheduled,
                                               attempt, task_id, progress, details,
                                               output, error, retries, parents, children,
-                                              remaining (parents not yet complete), token
-                                              (fencing), created/started/finished/updated_at
+                                              fanin (the children that have other parents
+                                              too), remaining (parents not yet complete), token
+                                              (fencing), owner (the worker id holding its
+                                              lease, "queued" until a worker claims it, ""
+                                              once ended), queued_until (the lease expiry
+                                              given when it was scheduled),
+                                              created/started/finished/updated_at
 `orch:index`                       zset       every workflow id, scored by creation time
 `orch:user:{user}`                 zset       the workflow ids a user submitted (same score)
 `orch:status:{status}`             zset       workflow ids in that status (same score)
@@ -27,7 +32,6 @@ key                                type       holds
 `orch:finished_bytes`              string     sum of `finished_size` (retention by bytes)
 `orch:leases`                      zset       "{wid}|{i}" → lease expiry (epoch seconds)
                                               of every scheduled or running node
-`orch:lease_owner`                 hash       "{wid}|{i}" → worker id, or "queued"
 `orch:dedicated:{wid}`             string     id of a worker dedicated to the workflow (TTL)
 `orch:maintenance`                 string     lock: one worker runs retention at a time
 `orch:events:{wid}`                pub/sub    a JSON message per node or workflow change
@@ -77,6 +81,7 @@ from typing import Any
 import orjson
 import redis
 
+from orchestrator.lualib import LuaLibrary
 from taskservice.models import TaskStatus
 
 ACTIVE_NODE = ("pending", "running", "stopping", "paused")
@@ -134,10 +139,9 @@ local function add_bytes(wid, n)
     redis.call('INCRBY', P .. ':finished_bytes', n)
   end
 end
+-- (the node's `owner` field is cleared by the caller, in the HSET it makes anyway)
 local function drop_lease(wid, i)
-  local m = wid .. '|' .. i
-  redis.call('ZREM', P .. ':leases', m)
-  redis.call('HDEL', P .. ':lease_owner', m)
+  redis.call('ZREM', P .. ':leases', wid .. '|' .. i)
 end
 local function finish_wf(wid, status, now_ts, now_iso, retention)
   local k = wfkey(wid)
@@ -196,8 +200,7 @@ local function stop_live_nodes(wid, total, now_iso, to_stop)
     local jk = nkey(wid, j)
     local sj = redis.call('HGET', jk, 'status')
     if sj == 'pending' then
-      set_node(wid, j, 'cancelled')
-      redis.call('HSET', jk, 'finished_at', now_iso, 'updated_at', now_iso)
+      set_node(wid, j, 'cancelled', nil, nil, nil, {'finished_at', now_iso, 'updated_at', now_iso, 'owner', ''})
       drop_lease(wid, j)
       pub_node(wid, j)
     elseif sj == 'running' or sj == 'paused' then
@@ -213,10 +216,8 @@ local function schedule(wid, i, lease_until, out)
   local k = nkey(wid, i)
   local f = redis.call('HMGET', k, 'status', 'scheduled', 'remaining')
   if f[1] == 'pending' and f[2] ~= '1' and tonumber(f[3] or '0') <= 0 then
-    set_node(wid, i, 'pending', '1', f[1], f[2])
-    local m = wid .. '|' .. i
-    redis.call('ZADD', P .. ':leases', lease_until, m)
-    redis.call('HSET', P .. ':lease_owner', m, 'queued')
+    set_node(wid, i, 'pending', '1', f[1], f[2], {'owner', 'queued', 'queued_until', lease_until})
+    redis.call('ZADD', P .. ':leases', lease_until, wid .. '|' .. i)
     out[#out + 1] = tostring(i)
   end
 end
@@ -247,13 +248,17 @@ local function claim_wf_status(wid, now_iso, ctx)
   ctx.wst = wst or ''
   return ctx.wst
 end
-local CLAIM_FIELDS = {'status', 'scheduled', 'token', 'parents', 'attempt', 'started_ts', 'retries', 'stop_sent'}
+local CLAIM_FIELDS = {'status', 'scheduled', 'token', 'parents', 'attempt', 'started_ts', 'retries', 'stop_sent',
+                      'owner', 'queued_until'}
 local function claim_reply(wst, f, token, wid, ctx)
   return {wst, f[1], f[5] or '1', f[6] or '', f[7] or '0', f[8] or '', parent_outputs(wid, f[4], ctx),
           tostring(token)}
 end
 -- take node i's lease for `me`: false, or what the worker needs to drive it (see Store.claim).
 -- A claim by a new owner (a first start or a takeover) increments the node's token.
+-- A queued node's lease entry, written when it was scheduled, is kept while more than half of
+-- the lease is left (the claimer's heartbeat renews it long before it expires): no write to the
+-- leases zset for most claims.
 -- ctx: what the claims of one script call share (a new table per call: {outs = {}})
 local function claim_node(wid, i, me, now, lease_until, now_iso, ctx)
   local k = nkey(wid, i)
@@ -262,61 +267,83 @@ local function claim_node(wid, i, me, now, lease_until, now_iso, ctx)
   local st = f[1]
   if (not st) or is_final(st) then drop_lease(wid, i); return false end
   if st == 'pending' and f[2] ~= '1' then return false end
-  local owner = redis.call('HGET', P .. ':lease_owner', m)
+  local owner = f[9]
+  if owner == '' then owner = nil end
   if owner and owner ~= me and owner ~= 'queued' then
     if tonumber(redis.call('ZSCORE', P .. ':leases', m) or '0') > now then return false end
   end
   local token = f[3]
+  local w = {}
   if owner ~= me or not token then
     token = tonumber(token or '0') + 1
-    redis.call('HSET', k, 'token', token)
+    w[1] = 'token'; w[2] = token
   end
-  if owner ~= me then redis.call('HSET', P .. ':lease_owner', m, me) end
-  redis.call('ZADD', P .. ':leases', lease_until, m)
+  if owner ~= me then w[#w + 1] = 'owner'; w[#w + 1] = me end
+  if #w > 0 then redis.call('HSET', k, unpack(w)) end
+  local until_ = tonumber(lease_until)
+  if not (owner == 'queued' and tonumber(f[10] or '0') - now > (until_ - now) / 2) then
+    redis.call('ZADD', P .. ':leases', lease_until, m)
+  end
   return claim_reply(claim_wf_status(wid, now_iso, ctx), f, token, wid, ctx)
 end
+-- ZADD of many score/member pairs, in slices (Lua's unpack has a stack limit)
+local function zadd_many(key, pairs_)
+  for s = 1, #pairs_, 400 do
+    redis.call('ZADD', key, unpack(pairs_, s, math.min(s + 399, #pairs_)))
+  end
+end
 -- a child of a node that just completed: its count of parents not yet complete goes down by one
--- and, when that reaches 0, it gets its lease entry, taken by `me` at once (returns the claim) or
--- queued for any worker (returns false); nil when it is not made ready (the caller counts a ready one
--- active). Only while the workflow is live (ctx.wst set). Reads and writes the child once each.
+-- and, when that reaches 0, it gets its lease (the entry is queued in ctx.leases for one ZADD),
+-- taken by `me` at once (returns the claim) or queued for any worker (returns false); nil when it is
+-- not made ready (the caller counts a ready one active). Only while the workflow is live (ctx.wst
+-- set). A child with one parent is read and written once; one of several parents (`fanin`) only
+-- counts down, and is read and written when the count reaches 0.
 local CHILD_FIELDS = {'status', 'scheduled', 'token', 'parents', 'attempt', 'started_ts', 'retries', 'stop_sent',
                       'remaining'}
-local function child_done(wid, c, lease_until, me, ctx)
+local function child_done(wid, c, lease_until, me, ctx, fanin)
   local k = nkey(wid, c)
-  local f = redis.call('HMGET', k, unpack(CHILD_FIELDS))
-  local left = tonumber(f[9] or '0') - 1
-  if not (ctx.wst and left <= 0 and f[1] == 'pending' and f[2] ~= '1') then
-    redis.call('HSET', k, 'remaining', left)
-    return nil
+  local f, left
+  if fanin then
+    left = redis.call('HINCRBY', k, 'remaining', -1)
+    if left > 0 or not ctx.wst then return nil end
+    f = redis.call('HMGET', k, unpack(CHILD_FIELDS))
+    if not (f[1] == 'pending' and f[2] ~= '1') then return nil end
+  else
+    f = redis.call('HMGET', k, unpack(CHILD_FIELDS))
+    left = tonumber(f[9] or '0') - 1
+    if not (ctx.wst and left <= 0 and f[1] == 'pending' and f[2] ~= '1') then
+      redis.call('HSET', k, 'remaining', left)
+      return nil
+    end
   end
-  local m = wid .. '|' .. c
-  redis.call('ZADD', P .. ':leases', lease_until, m)
+  ctx.leases[#ctx.leases + 1] = lease_until
+  ctx.leases[#ctx.leases + 1] = wid .. '|' .. c
   if not me then
-    redis.call('HSET', k, 'remaining', left, 'scheduled', '1')
-    redis.call('HSET', P .. ':lease_owner', m, 'queued')
+    redis.call('HSET', k, 'remaining', left, 'scheduled', '1', 'owner', 'queued', 'queued_until', lease_until)
     return false
   end
   local token = tonumber(f[3] or '0') + 1
-  redis.call('HSET', k, 'remaining', left, 'scheduled', '1', 'token', token)
-  redis.call('HSET', P .. ':lease_owner', m, me)
+  redis.call('HSET', k, 'remaining', left, 'scheduled', '1', 'token', token, 'owner', me)
   return claim_reply(ctx.wst, f, token, wid, ctx)
 end
 -- a fenced write: '' is an unfenced caller (the API); anything else must be the node's token
 local function stale(held, token) return token ~= '' and held ~= token end
 """
 
-_SUBMIT = _LUA_COMMON + r"""
+_SUBMIT = r"""
 -- ARGV: P, wid, now_ts, now_iso, lease_until, nfields, k1, v1, ..., then one JSON array
 -- [parents, children]: each a list, per node, of the node's parent (child) indexes
 -- (one argument, no per-node work in the API: cheap at 10,000 nodes)
+-- → false (the id is taken), or {dedicated (1: a dedicated worker serves the id), root, root, ...};
+-- the submitting user's index gets the workflow too
 local wid, now_ts, now_iso, lease_until = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local k = wfkey(wid)
 if redis.call('EXISTS', k) == 1 then return false end
 local nf = tonumber(ARGV[6])
-local pos = 7
-for f = 1, nf do
-  redis.call('HSET', k, ARGV[pos], ARGV[pos + 1])
-  pos = pos + 2
+local pos = 7 + 2 * nf
+redis.call('HSET', k, unpack(ARGV, 7, pos - 1))
+for f = 7, pos - 1, 2 do
+  if ARGV[f] == 'user' then redis.call('ZADD', P .. ':user:' .. ARGV[f + 1], now_ts, wid) end
 end
 local edges = cjson.decode(ARGV[pos])
 local parents, children = edges[1], edges[2]
@@ -325,39 +352,48 @@ redis.call('HSET', k, 'done', '0', 'active', '0', 'failed', '0', 'cancelled', '0
            'created_at', now_iso, 'updated_at', now_iso)
 redis.call('ZADD', P .. ':index', now_ts, wid)
 set_wf_status(wid, 'pending')
-local out = {}
+local out = {redis.call('EXISTS', P .. ':dedicated:' .. wid)}
 local base = nkey(wid, '')
 local concat = table.concat
 for i = 0, total - 1 do
   local ps = parents[i + 1]
   local left = #ps
+  local cs = children[i + 1]
+  local fanin = {}  -- the children with more parents than this one
+  for _, c in ipairs(cs) do if #parents[c + 1] > 1 then fanin[#fanin + 1] = c end end
   redis.call('HSET', base .. i, 'status', 'pending', 'scheduled', '0', 'attempt', '1', 'progress', '0',
-             'retries', '0', 'parents', concat(ps, ','), 'children', concat(children[i + 1], ','),
+             'retries', '0', 'parents', concat(ps, ','), 'children', concat(cs, ','), 'fanin', concat(fanin, ','),
              'remaining', left, 'token', '0', 'created_at', now_iso, 'updated_at', now_iso)
   if left == 0 then schedule(wid, i, lease_until, out) end
 end
 return out
 """
 
-_CLAIM = _LUA_COMMON + r"""
--- ARGV: P, wid, me, now, lease_until, now_iso, i1, i2, ... → per index: 0 (not claimed), or 1 and
--- its claim (8 values, see claim_node); the workflow's status and shared parents' outputs are read once
-local wid, me, now, lease_until, now_iso = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
-local ctx = {outs = {}}
+_CLAIM = r"""
+-- ARGV: P, me, now, lease_until, now_iso, then per workflow: wid, n, i1, ..., in → per index: 0 (not
+-- claimed), or 1 and its claim (8 values, see claim_node); a workflow's status and shared parents'
+-- outputs are read once
+local me, now, lease_until, now_iso = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local out = {}
-for pos = 7, #ARGV do
-  local c = claim_node(wid, ARGV[pos], me, now, lease_until, now_iso, ctx)
-  if c then
-    out[#out + 1] = 1
-    for _, v in ipairs(c) do out[#out + 1] = v end
-  else
-    out[#out + 1] = 0
+local pos = 6
+while pos <= #ARGV do
+  local wid, n = ARGV[pos], tonumber(ARGV[pos + 1])
+  local ctx = {outs = {}}
+  for j = pos + 2, pos + 1 + n do
+    local c = claim_node(wid, ARGV[j], me, now, lease_until, now_iso, ctx)
+    if c then
+      out[#out + 1] = 1
+      for _, v in ipairs(c) do out[#out + 1] = v end
+    else
+      out[#out + 1] = 0
+    end
   end
+  pos = pos + 2 + n
 end
 return out
 """
 
-_PATCH = _LUA_COMMON + r"""
+_PATCH = r"""
 -- ARGV: P, wid, i, allowed (comma list or ''), new_status (or ''), token (or ''), k1, v1, ...
 -- → {1, previous status} | {0} (no such node, or status not allowed) | {-2} (stale token)
 local wid, i = ARGV[2], ARGV[3]
@@ -375,7 +411,7 @@ pub_node(wid, i)
 return {1, st}
 """
 
-_NEW_ATTEMPT = _LUA_COMMON + r"""
+_NEW_ATTEMPT = r"""
 -- ARGV: P, wid, i, token, now_iso, reason → {1, attempt} | {0, status} | {-2} (stale token)
 local wid, i, now_iso = ARGV[2], ARGV[3], ARGV[5]
 local k = nkey(wid, i)
@@ -390,7 +426,7 @@ pub_node(wid, i)
 return {1, attempt}
 """
 
-_FINISH = _LUA_COMMON + r"""
+_FINISH = r"""
 -- ARGV: P, wid, i, status, now_ts, now_iso, retention, fail_fast, lease_until, wf_error, token, claim_as,
 --       claim_max, k1, v1, ...
 -- O(1) but for the children it schedules and the end of the workflow (counters, no scan).
@@ -401,7 +437,7 @@ local wid, i, status, now_ts, now_iso = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV
 local retention, fail_fast, lease_until, wf_error = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
 local me, claim_max = ARGV[12], tonumber(ARGV[13])
 local k = nkey(wid, i)
-local nf = redis.call('HMGET', k, 'status', 'token', 'scheduled', 'children')
+local nf = redis.call('HMGET', k, 'status', 'token', 'scheduled', 'children', 'fanin')
 local st = nf[1]
 if not st then return {0} end
 if stale(nf[2], ARGV[11]) then return {-2} end
@@ -417,8 +453,8 @@ local n = {active = tonumber(w[3] or '0'), done = tonumber(w[4] or '0'), failed 
 if is_active(st, nf[3]) then n.active = n.active - 1 end
 if COUNTER[status] then n[COUNTER[status]] = n[COUNTER[status]] + 1 end
 local size = 0
-local fields = {'status', status, 'finished_at', now_iso, 'updated_at', now_iso}
-local ctx = {outs = {}}
+local fields = {'status', status, 'finished_at', now_iso, 'updated_at', now_iso, 'owner', ''}
+local ctx = {outs = {}, leases = {}}
 if wst ~= 'pending' then ctx.wst = wst end  -- a pending one starts running with its first claim below
 for pos = 14, #ARGV, 2 do
   fields[#fields + 1] = ARGV[pos]
@@ -442,16 +478,19 @@ if status == 'complete' then
     wst0 = wst  -- the start is published there
   end
   if not live then ctx.wst = nil end  -- no child is scheduled
+  local fanin = {}
+  for c in string.gmatch(nf[5] or '', '%d+') do fanin[c] = true end
   for c in string.gmatch(nf[4] or '', '%d+') do
     local who = nil
     if me ~= '' and #claims < claim_max then who = me end
-    local cl = child_done(wid, c, lease_until, who, ctx)
+    local cl = child_done(wid, c, lease_until, who, ctx, fanin[c])
     if cl ~= nil then
       n.active = n.active + 1
       to_start[#to_start + 1] = c
       if cl then claims[#claims + 1] = cl end
     end
   end
+  zadd_many(P .. ':leases', ctx.leases)
 end
 redis.call('HSET', wk, 'active', n.active, 'done', n.done, 'failed', n.failed, 'cancelled', n.cancelled,
            'bytes', bytes, 'updated_at', now_iso)
@@ -483,7 +522,7 @@ for _, cl in ipairs(claims) do for _, v in ipairs(cl) do out[#out + 1] = v end e
 return out
 """
 
-_CANCEL = _LUA_COMMON + r"""
+_CANCEL = r"""
 -- ARGV: P, wid, now_ts, now_iso, retention
 local wid, now_ts, now_iso, retention = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local wk = wfkey(wid)
@@ -503,7 +542,7 @@ for _, v in ipairs(to_stop) do out[#out + 1] = v end
 return out
 """
 
-_RETRY = _LUA_COMMON + r"""
+_RETRY = r"""
 -- ARGV: P, wid, now_iso, lease_until  (O(N + edges): rare, recomputes every remaining counter)
 local wid, now_iso, lease_until = ARGV[2], ARGV[3], ARGV[4]
 local wk = wfkey(wid)
@@ -551,7 +590,7 @@ for j = 0, total - 1 do schedule(wid, j, lease_until, out) end
 return out
 """
 
-_DELETE = _LUA_COMMON + r"""
+_DELETE = r"""
 -- ARGV: P, wid, status words... → {existed, finished history bytes after}
 local wid = ARGV[2]
 local wk = wfkey(wid)
@@ -576,31 +615,38 @@ if existed == 1 then redis.call('PUBLISH', P .. ':events:' .. wid, '{"t":"delete
 return {existed, tonumber(redis.call('GET', P .. ':finished_bytes') or '0')}
 """
 
-_HEARTBEAT = _LUA_COMMON + r"""
+_HEARTBEAT = r"""
 -- ARGV: P, me, lease_until, members...  → members whose lease is no longer ours
 local lost = {}
 for pos = 4, #ARGV do
   local m = ARGV[pos]
-  local owner = redis.call('HGET', P .. ':lease_owner', m)
+  local wid, i = string.match(m, '^(.*)|(%d+)$')
+  local owner = wid and redis.call('HGET', nkey(wid, i), 'owner')
   if owner == ARGV[2] then
     redis.call('ZADD', P .. ':leases', ARGV[3], m)
-  elseif owner then
-    lost[#lost + 1] = m  -- another worker holds it now (no owner: the node just finished)
+  elseif owner and owner ~= '' then
+    lost[#lost + 1] = m  -- another worker holds it now (no owner: the node just ended)
   end
 end
 return lost
 """
 
-_RELEASE = _LUA_COMMON + r"""
+_RELEASE = r"""
 -- ARGV: P, me, members...  → make our leases expire now, so another worker takes over at once
 for pos = 3, #ARGV do
   local m = ARGV[pos]
-  if redis.call('HGET', P .. ':lease_owner', m) == ARGV[2] then
+  local wid, i = string.match(m, '^(.*)|(%d+)$')
+  if wid and redis.call('HGET', nkey(wid, i), 'owner') == ARGV[2] then
     redis.call('ZADD', P .. ':leases', 0, m)
   end
 end
 return 1
 """
+
+
+# the store's Lua programs by name, each run after `_LUA_COMMON` (see `orchestrator.lualib`)
+PROGRAMS = {"submit": _SUBMIT, "claim": _CLAIM, "patch": _PATCH, "new_attempt": _NEW_ATTEMPT, "finish": _FINISH,
+            "cancel": _CANCEL, "retry": _RETRY, "delete": _DELETE, "heartbeat": _HEARTBEAT, "release": _RELEASE}
 
 
 class LeaseLost(Exception):
@@ -684,16 +730,7 @@ class Store:
     def __init__(self, client: redis.Redis, prefix: str = "orch") -> None:
         self.r = client
         self.p = prefix
-        self._submit = client.register_script(_SUBMIT)
-        self._claim = client.register_script(_CLAIM)
-        self._patch = client.register_script(_PATCH)
-        self._new_attempt = client.register_script(_NEW_ATTEMPT)
-        self._finish = client.register_script(_FINISH)
-        self._cancel = client.register_script(_CANCEL)
-        self._retry = client.register_script(_RETRY)
-        self._delete = client.register_script(_DELETE)
-        self._heartbeat = client.register_script(_HEARTBEAT)
-        self._release = client.register_script(_RELEASE)
+        self.lua = LuaLibrary(client, _LUA_COMMON, PROGRAMS)
         self._spec_cache: dict[str, tuple[str, dict[str, Any]]] = {}
 
     @classmethod
@@ -737,10 +774,19 @@ class Store:
                children: list[list[int]], lease_until: float,
                services_api_key: str | None = None, user: str | None = None,
                run: str | None = None) -> list[int] | None:
-        """Store a new workflow; None if the id is taken. Returns the root vertices to start.
+        """Store a new workflow; None if the id is taken. Returns the root vertices to start."""
+        made = self.create_run(wid, spec, total, parents, children, lease_until, services_api_key, user, run)
+        return None if made is None else made[0]
+
+    def create_run(self, wid: str, spec: dict[str, Any], total: int, parents: list[list[int]],
+                   children: list[list[int]], lease_until: float,
+                   services_api_key: str | None = None, user: str | None = None,
+                   run: str | None = None) -> tuple[list[int], bool] | None:
+        """`create`, also saying whether a dedicated worker serves the id (where its roots are queued).
 
         `run` (default: a new one) tells this run apart from an earlier workflow of the same id.
-        The spec and the edges are written by orjson in one call each (megabytes at 10,000 nodes)."""
+        The spec and the edges are written by orjson in one call each (megabytes at 10,000 nodes);
+        the user's index entry is written by the same script."""
         raw_spec = orjson.dumps(spec)
         fields: dict[str, Any] = {"workflow_id": wid, "run": run or self.new_run(), "total": str(total),
                                   "spec": raw_spec}
@@ -759,12 +805,10 @@ class Store:
         for k, v in fields.items():
             argv += [k, v]
         argv.append(raw_edges)
-        res = self._submit(args=argv)
+        res = self.lua.call("submit", argv)
         if res is None:
             return None
-        if user:
-            self.r.zadd(self.user_key(user), {wid: created})
-        return [int(x) for x in res]
+        return [int(x) for x in res[1:]], bool(int(res[0]))
 
     def workflow(self, wid: str) -> dict[str, Any] | None:
         h = self.r.hgetall(self.wf_key(wid))
@@ -862,7 +906,7 @@ class Store:
 
     def _drop(self, wid: str) -> tuple[bool, int]:
         """Delete a workflow's keys and index entries: (it existed, finished history bytes after)."""
-        existed, left = self._delete(args=[self.p, wid, *(s.value for s in TaskStatus)])
+        existed, left = self.lua.call("delete", [self.p, wid, *(s.value for s in TaskStatus)])
         self.forget_spec(wid)
         return bool(int(existed)), int(left)
 
@@ -876,19 +920,29 @@ class Store:
 
     def claim_many(self, wid: str, indexes: list[int], me: str, lease_ttl: float) -> list[Claim | None]:
         """`claim` for several nodes of one workflow in one script call (a chunk of a fan-out)."""
-        if not indexes:
-            return []
+        return self.claim_batch([(wid, indexes)], me, lease_ttl)
+
+    def claim_batch(self, groups: list[tuple[str, list[int]]], me: str, lease_ttl: float) -> list[Claim | None]:
+        """`claim` for nodes of several workflows (`(workflow id, indexes)` each) in one script call;
+        one result per index, in order."""
         now = time.time()
-        res = self._claim(args=[self.p, wid, me, repr(now), repr(now + lease_ttl), now_iso(), *indexes])
+        argv: list[Any] = [self.p, me, repr(now), repr(now + lease_ttl), now_iso()]
+        for wid, indexes in groups:
+            if indexes:
+                argv += [wid, len(indexes), *indexes]
+        if len(argv) == 5:
+            return []
+        res = self.lua.call("claim", argv)
         out: list[Claim | None] = []
         pos = 0
-        for i in indexes:
-            if int(res[pos]) == 1:
-                out.append(self._claim_from(wid, i, res[pos + 1:pos + 9]))
-                pos += 9
-            else:
-                out.append(None)
-                pos += 1
+        for wid, indexes in groups:
+            for i in indexes:
+                if int(res[pos]) == 1:
+                    out.append(self._claim_from(wid, i, res[pos + 1:pos + 9]))
+                    pos += 9
+                else:
+                    out.append(None)
+                    pos += 1
         return out
 
     @staticmethod
@@ -904,7 +958,7 @@ class Store:
         argv: list[Any] = [self.p, wid, i, ",".join(allowed), new_status, _token_arg(token)]
         for k, v in fields.items():
             argv += [k, v]
-        res = self._patch(args=argv)
+        res = self.lua.call("patch", argv)
         code = int(res[0])
         if code == -2:
             raise LeaseLost(wid, int(i))
@@ -914,7 +968,7 @@ class Store:
         """Restart a running (or pending) node as a new attempt (a new task id), e.g. after its
         service lost the task. Returns the new attempt number, 0 when the node is no longer
         live. Raises `LeaseLost` when `token` is stale."""
-        res = self._new_attempt(args=[self.p, wid, i, _token_arg(token), now_iso(), reason])
+        res = self.lua.call("new_attempt", [self.p, wid, i, _token_arg(token), now_iso(), reason])
         code = int(res[0])
         if code == -2:
             raise LeaseLost(wid, int(i))
@@ -932,7 +986,7 @@ class Store:
                            claim_as or "", claim_max]
         for k, v in fields.items():
             argv += [k, v]
-        res = self._finish(args=argv)
+        res = self.lua.call("finish", argv)
         if res and int(res[0]) == -2:
             raise LeaseLost(wid, int(i))
         if not res or int(res[0]) == 0:
@@ -947,14 +1001,14 @@ class Store:
 
     def cancel(self, wid: str, retention: float) -> tuple[int, str, list[int]]:
         """(1 cancelled | 0 not running | -1 unknown, new status, nodes to stop)."""
-        res = self._cancel(args=[self.p, wid, repr(time.time()), now_iso(), repr(retention)])
+        res = self.lua.call("cancel", [self.p, wid, repr(time.time()), now_iso(), repr(retention)])
         code = int(res[0])
         if code <= 0:
             return code, (res[1] if len(res) > 1 else ""), []
         return 1, res[1], [int(x) for x in res[2:]]
 
     def retry(self, wid: str, lease_ttl: float) -> tuple[int, str, list[int]]:
-        res = self._retry(args=[self.p, wid, now_iso(), repr(time.time() + lease_ttl)])
+        res = self.lua.call("retry", [self.p, wid, now_iso(), repr(time.time() + lease_ttl)])
         code = int(res[0])
         if code <= 0:
             return code, (res[1] if len(res) > 1 else ""), []
@@ -964,11 +1018,11 @@ class Store:
     def heartbeat(self, me: str, members: list[str], lease_ttl: float) -> list[str]:
         if not members:
             return []
-        return list(self._heartbeat(args=[self.p, me, repr(time.time() + lease_ttl), *members]))
+        return list(self.lua.call("heartbeat", [self.p, me, repr(time.time() + lease_ttl), *members]))
 
     def release(self, me: str, members: list[str]) -> None:
         if members:
-            self._release(args=[self.p, me, *members])
+            self.lua.call("release", [self.p, me, *members])
 
     def expired_leases(self, limit: int = 200) -> list[str]:
         return self.r.zrangebyscore(self.leases_key, "-inf", repr(time.time()), start=0, num=limit)
@@ -978,12 +1032,14 @@ class Store:
         total = int(self.r.hget(self.wf_key(wid), "total") or 0)
         if not total:
             return []
-        members = [f"{wid}|{i}" for i in range(total)]
-        owners = self.r.hmget(f"{self.p}:lease_owner", members)
-        return [m for m, o in zip(members, owners) if o == "queued"]
+        pipe = self.r.pipeline(transaction=False)
+        for i in range(total):
+            pipe.hget(self.node_key(wid, i), "owner")
+        return [f"{wid}|{i}" for i, o in enumerate(pipe.execute()) if o == "queued"]
 
-    def lease_owner(self, wid: str, i: int) -> str | None:
-        return self.r.hget(f"{self.p}:lease_owner", f"{wid}|{i}")
+    def lease_owner(self, wid: str, i: int | str) -> str | None:
+        """The worker holding node i's lease, "queued" while no worker claimed it, None once it ended."""
+        return self.r.hget(self.node_key(wid, i), "owner") or None
 
     # retention ----------------------------------------------------------------
     def finished_bytes(self) -> int:

@@ -58,12 +58,13 @@ def submit_workflow(body: SubmitRequest, who: Principal, *, store: Store, jobs: 
         # where replicas exist, one of them holds the workflow before the 201 (a failover keeps it)
         with replica_ack.pinned(store.r) as r:
             target = store if r is store.r else Store(r, store.p)
-            roots = target.create(wid, spec, len(graph.vertices), [v.parents for v in graph.vertices],
-                                  [v.children for v in graph.vertices], settings.lease_ttl,
-                                  services_api_key=body.services_api_key, user=who.user, run=run)
-        if roots is None:
+            made = target.create_run(wid, spec, len(graph.vertices), [v.parents for v in graph.vertices],
+                                     [v.children for v in graph.vertices], settings.lease_ttl,
+                                     services_api_key=body.services_api_key, user=who.user, run=run)
+        if made is None:
             raise HTTPException(409, f"workflow_id {wid!r} already exists")
         graphs.put(wid, run, graph)
-        jobs.enqueue(wid, roots)
+        roots, dedicated = made
+        jobs.enqueue(wid, roots, dedicated=dedicated)
         api_event(store.r, settings.prefix, "submitted", wid, who.user, nodes=len(graph.vertices))
         return SubmitResponse(workflow_id=wid, status=TaskStatus.PENDING, user=who.user)

@@ -23,12 +23,12 @@ def test_orch_worker_sigkilled_mid_node_is_taken_over_within_30s(redis_server, s
         sub = orch.submit(DIAMOND, dockerinfo_for(DIAMOND, service.port), parameters=params)
         wid = sub["workflow_id"]
         orch.wait_node(wid, "source", ("running",))
-        owner = orch.redis.hget(f"{orch.prefix}:lease_owner", f"{wid}|0")
+        owner = orch.redis.hget(f"{orch.prefix}:wf:{wid}:n:0", "owner")
         assert owner and owner.split(":")[1] == str(w1.pid)
         w2 = orch.start_worker()
         os.kill(w1.pid, signal.SIGKILL)
         killed = time.monotonic()
-        wait_until(lambda: orch.redis.hget(f"{orch.prefix}:lease_owner", f"{wid}|0") not in (owner,),
+        wait_until(lambda: orch.redis.hget(f"{orch.prefix}:wf:{wid}:n:0", "owner") not in (owner,),
                    timeout=30, interval=0.1, what="takeover")
         assert time.monotonic() - killed < 30
         wf = orch.wait(wid, timeout=40)

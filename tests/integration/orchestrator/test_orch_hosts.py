@@ -58,7 +58,9 @@ def test_orch_workers_on_three_hosts_survive_a_partition_of_one():
             wids.append(res.json()["workflow_id"])
 
         def owned_by_first() -> list[str]:
-            owners = r.hgetall("hosts:lease_owner")
+            # a leased node's hash names the worker holding its lease (`owner`)
+            owners = {m: r.hget("hosts:wf:{}:n:{}".format(*m.rsplit("|", 1)), "owner") or ""
+                      for m in r.zrange("hosts:leases", 0, -1)}
             return [m for m, o in owners.items() if o.split(":")[1:2] == [str(workers[0].pid)]]
         cut = wait_until(owned_by_first, timeout=30, what="a node driven from host 0")
         hosts.partition(0)  # host 0 still believes it drives `cut`

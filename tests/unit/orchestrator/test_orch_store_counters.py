@@ -78,8 +78,8 @@ def test_fan_in_of_5000_parents_scheduled_exactly_once(store):
         for b in range(0, len(part), 250):
             pipe = s.r.pipeline(transaction=False)
             for i in part[b:b + 250]:
-                s._finish(args=[s.p, "big", i, "complete", "0", "t", repr(RET), "1", "1e12", "", "", "", "0",
-                                "output", f'{{"i":{i}}}'], client=pipe)
+                s.lua.queue(pipe, "finish", [s.p, "big", i, "complete", "0", "t", repr(RET), "1", "1e12", "", "", "",
+                                             "0", "output", f'{{"i":{i}}}'])
             for res in pipe.execute():
                 assert int(res[0]) == 1
                 with lock:
