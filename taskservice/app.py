@@ -434,9 +434,8 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
     async def page(conds: list, limit: int, offset: int, who: Principal) -> Response:
         owner = None if who.is_admin else who.user  # a user lists only its own tasks
         records, total = await asyncio.to_thread(manager.query_json, conds, limit, offset, owner)
-        return Response(b'{"tasks":[' + b",".join(records)
-                        + f'],"total":{total},"limit":{limit},"offset":{offset}}}'.encode(),
-                        media_type="application/json")
+        return errors.JSONBytes(b'{"tasks":[' + b",".join(records)
+                                + f'],"total":{total},"limit":{limit},"offset":{offset}}}'.encode())
 
     @router.get("/tasks")
     async def tasks(request: Request, limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0)) -> Response:

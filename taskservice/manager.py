@@ -663,7 +663,20 @@ class TaskManager(SeedAPI):
         if entry.status not in ACTIVE and entry.task_id in self._finished:
             entry.touched = time.time()
             self._finished.move_to_end(entry.task_id)
-            self._store.touched(entry)
+            self._store.touched([entry])
+
+    def _touch_many(self, entries: list[_Entry]) -> None:
+        """`_touch` for a page of records: one call into the store."""
+        now = time.time()
+        finished = self._finished
+        read = []
+        for entry in entries:
+            if entry.status not in ACTIVE and entry.task_id in finished:
+                entry.touched = now
+                finished.move_to_end(entry.task_id)
+                read.append(entry)
+        if read:
+            self._store.touched(read)
 
     def _prune(self, now: float) -> None:
         """Forget finished tasks past their TTL or over the count bound; never active ones."""
@@ -793,8 +806,7 @@ class TaskManager(SeedAPI):
         with self._lock:
             ids, total = self._index.query(conds, limit, offset, test)
             chosen = [entries[t] for t in ids if t in entries]
-            for entry in chosen:
-                self._touch(entry)
+            self._touch_many(chosen)
             return [entry.record_json() for entry in chosen], total
 
     def records(self, entries: Iterable[_Entry]) -> list[dict[str, Any]]:

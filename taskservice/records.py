@@ -52,8 +52,8 @@ class RecordStore:
     def changed(self, entry: Entry) -> None:
         """Status, progress or details changed (written behind: not necessarily durable yet)."""
 
-    def touched(self, entry: Entry) -> None:
-        """A finished record was read: its retention TTL starts again."""
+    def touched(self, entries: list[Entry]) -> None:
+        """Finished records were read: their retention TTL starts again."""
 
     def finish(self, row: Row, done: Callable[[], None]) -> None:
         """A final state: call `done()` once it is durable (at once when nothing is)."""

@@ -145,13 +145,14 @@ class SqliteRecords(RecordStore):
                     self._cv.notify()
                 self._dirty[entry.task_id] = time.monotonic()
 
-    def touched(self, entry: Entry) -> None:
+    def touched(self, entries: list[Entry]) -> None:
         with self._cv:
             if not self._touches:
                 self._touched_at = time.monotonic()
                 if not self._dirty:
                     self._cv.notify()
-            self._touches[entry.task_id] = (to_micros(entry.created), entry.touched)
+            for entry in entries:
+                self._touches[entry.task_id] = (to_micros(entry.created), entry.touched)
 
     def finish(self, row: Row, done: Callable[[], None]) -> None:
         with self._cv:
