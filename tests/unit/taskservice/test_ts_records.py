@@ -188,31 +188,33 @@ def test_retention_bounds_the_database(tmp_path):
 
 
 def test_tasks_made_in_the_same_microsecond_get_distinct_creation_times_and_rows(tmp_path, monkeypatch):
+    import types
+
     import taskservice.entry as entry_module
 
     db = tmp_path / "tasks.sqlite3"
+    base = int(time.time()) * 1_000_000
+    still = types.SimpleNamespace(time=lambda: base / 1_000_000)  # a clock that stands still, for new records only
     m = TaskManager(max_workers=2, data_dir=tmp_path, state_db=db)
-    monkeypatch.setattr(entry_module.time, "time", lambda: 1_800_000_000.0)  # a clock that stands still
+    monkeypatch.setattr(entry_module, "time", still)
     try:
         for i in range(5):
             m.submit(req(task_id=f"s{i}"), lambda task: None)
-        monkeypatch.undo()
         for i in range(5):
             wait_final(m, f"s{i}")
         created = [m.lookup(f"s{i}").index_key[0] for i in range(5)]
-        assert created == [1_800_000_000_000_000 + i for i in range(5)]
+        assert created == [base + i for i in range(5)]
     finally:
         m.shutdown(2)
     with sqlite3.connect(db) as conn:
         stored = dict(conn.execute("SELECT task_id, created FROM tasks"))
-    assert stored == {f"s{i}": 1_800_000_000_000_000 + i for i in range(5)}
+    assert stored == {f"s{i}": base + i for i in range(5)}
+    monkeypatch.setattr(entry_module, "time", types.SimpleNamespace(time=lambda: base / 1_000_000 - 60))
     m2 = TaskManager(max_workers=2, data_dir=tmp_path, state_db=db)  # a clock behind the stored rows
-    monkeypatch.setattr(entry_module.time, "time", lambda: 1_700_000_000.0)
     try:
         m2.submit(req(task_id="later"), lambda task: None)
-        monkeypatch.undo()
         wait_final(m2, "later")
-        assert m2.lookup("later").index_key[0] == 1_800_000_000_000_005
+        assert m2.lookup("later").index_key[0] == base + 5
         assert all(m2.get_status(f"s{i}")["status"] == "complete" for i in range(5))
     finally:
         m2.shutdown(2)
