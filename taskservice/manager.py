@@ -660,13 +660,10 @@ class TaskManager(SeedAPI):
                 self._changed(entry)
 
     def _touch(self, entry: _Entry) -> None:
-        if entry.status not in ACTIVE and entry.task_id in self._finished:
-            entry.touched = time.time()
-            self._finished.move_to_end(entry.task_id)
-            self._store.touched([entry])
+        self._touch_many([entry])
 
     def _touch_many(self, entries: list[_Entry]) -> None:
-        """`_touch` for a page of records: one call into the store."""
+        """A read of finished records starts their retention TTL again; one call into the store."""
         now = time.time()
         finished = self._finished
         read = []

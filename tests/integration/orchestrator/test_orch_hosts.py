@@ -51,18 +51,29 @@ def test_orch_workers_on_three_hosts_survive_a_partition_of_one():
         dockerinfo = {"docker_info_list": [{"container_name": n["container_name"], "ip_address": Hosts.HUB_ADDR,
                                             "port": "8080"} for n in DIAMOND["nodes"]]}
         wids = []
-        for _ in range(6):
+
+        def submit() -> None:
             res = http.post("/workflows", json={"blueprint": DIAMOND, "dockerinfo": dockerinfo,
                                                 "parameters": long_params(DIAMOND, 2.0, 10)})
             assert res.status_code == 201, res.text
             wids.append(res.json()["workflow_id"])
+
+        for _ in range(6):
+            submit()
 
         def owned_by_first() -> list[str]:
             # a leased node's hash names the worker holding its lease (`owner`)
             owners = {m: r.hget("hosts:wf:{}:n:{}".format(*m.rsplit("|", 1)), "owner") or ""
                       for m in r.zrange("hosts:leases", 0, -1)}
             return [m for m, o in owners.items() if o.split(":")[1:2] == [str(workers[0].pid)]]
-        cut = wait_until(owned_by_first, timeout=30, what="a node driven from host 0")
+        def driven_from_host_0() -> list[str]:
+            # which worker takes a root, or a finished parent's children, is up to the workers:
+            # more work until host 0's worker holds some
+            owned = owned_by_first()
+            if not owned and len(wids) < 30:
+                submit()
+            return owned
+        cut = wait_until(driven_from_host_0, timeout=60, interval=0.5, what="a node driven from host 0")
         hosts.partition(0)  # host 0 still believes it drives `cut`
 
         def all_ended() -> bool:
