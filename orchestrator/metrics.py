@@ -111,7 +111,9 @@ class RedisCollector(Collector):
         pipe.hgetall(self.keys.counts)
         pipe.hgetall(self.keys.durations)
         pipe.llen(f"rq:queue:{self.queue}")
-        *cards, counts_raw, durations_raw, depth = pipe.execute()
+        pipe.llen(f"{self.p}:ready:{self.queue}")  # node starts batched for one RQ job (orchestrator.jobs)
+        *cards, counts_raw, durations_raw, depth, ready = pipe.execute()
+        depth += ready
         counts = {_text(k): float(_text(v)) for k, v in counts_raw.items()}
         durations = {_text(k): float(_text(v)) for k, v in durations_raw.items()}
 
@@ -154,7 +156,8 @@ class RedisCollector(Collector):
                                 value=float(len(live)))
         yield GaugeMetricFamily("orchestrator_workers_busy_nodes", "Nodes driven by live workers now",
                                 value=float(sum(w["nodes_running"] for w in live)))
-        q = GaugeMetricFamily("orchestrator_queue_depth", "Node starts waiting in the shared RQ queue",
+        q = GaugeMetricFamily("orchestrator_queue_depth", "Node starts waiting in the shared RQ queue "
+                              "(RQ jobs and batched starts on its ready list)",
                               labels=["queue"])
         q.add_metric([self.queue], float(depth))
         yield q

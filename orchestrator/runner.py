@@ -236,6 +236,17 @@ class Runner:
             self.loop.call_soon_threadsafe(self._spawn_all, taken)
         return ["skipped" if c is None else "started" for c in claims]
 
+    def start_ready(self, queue: str) -> str:
+        """Called by the `start_ready` RQ job: claim what waits on the queue's ready list (one script
+        for every workflow in it), then hand over to the loop."""
+        groups = self.jobs.take_ready(queue)
+        claims = self.store.claim_batch(groups, self.worker_id, self.settings.lease_ttl)
+        taken = [c for c in claims if c is not None]
+        if taken:
+            assert self.loop is not None
+            self.loop.call_soon_threadsafe(self._spawn_all, taken)
+        return f"{len(taken)} of {len(claims)} started"
+
     def _spawn_all(self, claims: list[Claim]) -> None:
         for claim in claims:
             self._spawn(claim)

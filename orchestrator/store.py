@@ -32,6 +32,9 @@ key                                type       holds
 `orch:finished_bytes`              string     sum of `finished_size` (retention by bytes)
 `orch:leases`                      zset       "{wid}|{i}" → lease expiry (epoch seconds)
                                               of every scheduled or running node
+`orch:ready:{queue}`               list       batched node starts "{wid}|{i},{j}" waiting for
+                                              a `start_ready` RQ job (see `orchestrator.jobs`)
+`orch:ready_job:{queue}`           string     set while such a job is queued (expires)
 `orch:dedicated:{wid}`             string     id of a worker dedicated to the workflow (TTL)
 `orch:maintenance`                 string     lock: one worker runs retention at a time
 `orch:events:{wid}`                pub/sub    a JSON message per node or workflow change
