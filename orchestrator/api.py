@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Annotated, Any
 
 import orjson
@@ -39,7 +40,7 @@ from orchestrator.runner import stop_node_task
 from orchestrator.schemas import ChangedResponse, SubmitRequest, SubmitResponse
 from orchestrator.settings import Settings
 from orchestrator.store import Store
-from orchestrator.submission import submit_workflow
+from orchestrator.submission import inline_submission, redis_trouble, submit_threads, submit_workflow
 from orchestrator.strictjson import StrictJSONRoute, validation_error
 from orchestrator.events import events_router, install_ui
 from orchestrator.views import summary_view, task_view, workflow_view
@@ -145,10 +146,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     auth = [Depends(current_principal)]
 
     @app.post("/workflows", status_code=201, response_model=SubmitResponse, dependencies=auth, **ROUTES["submit"])
-    def submit(body: SubmitRequest, request: Request, store: StoreDep, jobs: Annotated[Jobs, Depends(get_jobs)],
-               settings: SettingsDep, graphs: GraphsDep, who: PrincipalDep) -> SubmitResponse:
-        return submit_workflow(body, who, store=store, jobs=jobs, settings=settings, policy=policy,
-                               replica_ack=request.app.state.replica_ack, graphs=graphs)
+    async def submit(body: SubmitRequest, request: Request, store: StoreDep,
+                     jobs: Annotated[Jobs, Depends(get_jobs)], settings: SettingsDep, graphs: GraphsDep,
+                     who: PrincipalDep) -> Response:
+        """A small blueprint is stored right here (about a millisecond); a big one on a thread, so its
+        parsing never holds the event loop (see `submission.INLINE_NODES`)."""
+        work = partial(submit_workflow, body, who, store=store, jobs=jobs, settings=settings, policy=policy,
+                       replica_ack=request.app.state.replica_ack, graphs=graphs)
+        if inline_submission(body, request.app.state.replica_ack):
+            try:
+                made = work()
+            except redis.RedisError:
+                redis_trouble()
+                raise
+        else:
+            made = await asyncio.get_running_loop().run_in_executor(submit_threads, work)
+        return Response(orjson.dumps(made.model_dump(mode="json")), status_code=201, media_type="application/json")
 
     @app.get("/workflows", dependencies=auth, **ROUTES["list"])
     def list_workflows(store: StoreDep, who: PrincipalDep, status: TaskStatus | None = None,

@@ -130,6 +130,10 @@ class ReplicaAck:
             self._checked = now
         return self._replicas
 
+    def known_without_replicas(self) -> bool:
+        """True when no WAIT is due: acks off, or the last check (within 5 s) found no replica."""
+        return self.timeout <= 0 or (not self._replicas and time.monotonic() - self._checked <= 5.0)
+
     @contextmanager
     def pinned(self, r: redis.Redis) -> Iterator[redis.Redis]:
         """A client for writes that must survive a failover: on one connection, then WAIT for a replica.

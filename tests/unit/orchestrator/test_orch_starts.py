@@ -1,5 +1,6 @@
-"""Batched node starts: few starts on the shared queue share one RQ job (`start_ready`), claimed in one
-script call; against the session's real redis-server."""
+"""Node starts: few starts on the shared queue share one RQ job (`start_ready`), claimed in one script
+call; a wide fan-out goes through RQ in chunks of at least CHUNK_MIN nodes; a small submission is
+stored on the API's event loop only while Redis cannot block it. Against the session's real redis-server."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import pytest
 import redis
 from rq import Queue
 
-from orchestrator import fastjson, jobs
+from orchestrator import fastjson, jobs, submission
+from orchestrator.connections import ReplicaAck
 from orchestrator.jobs import Jobs
+from orchestrator.schemas import SubmitRequest
 from orchestrator.settings import Settings
 from orchestrator.store import Store
 from orchestrator.workers import WorkerRegistry
@@ -31,6 +34,12 @@ def chain(store: Store, wid: str, n: int = 3) -> list[int]:
     parents = [[i - 1] if i else [] for i in range(n)]
     children = [[i + 1] if i < n - 1 else [] for i in range(n)]
     return store.create(wid, {"graph": {}}, n, parents, children, lease_until=1e12)
+
+
+def test_a_wide_fan_out_goes_through_rq_in_chunks(parts):
+    _, js, q = parts
+    js.enqueue("f", list(range(100)))
+    assert q.count == 7  # at least CHUNK_MIN (16) nodes each
 
 
 def test_roots_of_many_workflows_share_one_job_and_one_claim(parts):
@@ -87,3 +96,24 @@ def test_fastjson_takes_what_the_standard_library_takes():
     assert fastjson.dumps({1: "a"}) == '{"1":"a"}'
     with pytest.raises(ValueError):
         fastjson.loads(b"not json")
+
+
+def _body(nodes: int) -> SubmitRequest:
+    return SubmitRequest(blueprint={"nodes": [{"container_name": f"n{k}"} for k in range(nodes)]})
+
+
+def test_small_submissions_stay_on_the_event_loop_only_while_redis_cannot_block(redis_server, monkeypatch):
+    r = redis.Redis.from_url(redis_server.url)
+    ack = ReplicaAck(timeout=1.0)
+    assert not submission.inline_submission(_body(3), ack)  # replicas not looked for yet
+    ack.replicas(r)
+    assert submission.inline_submission(_body(3), ack)
+    assert not submission.inline_submission(_body(submission.INLINE_NODES + 1), ack)  # parsed on a thread
+    monkeypatch.setattr(submission, "_trouble_until", 0.0)
+    submission.redis_trouble()  # a Redis error: threads for a while
+    assert not submission.inline_submission(_body(3), ack)
+    monkeypatch.setattr(submission, "_trouble_until", 0.0)
+    ack._replicas = 1  # a replica to WAIT for
+    assert not submission.inline_submission(_body(3), ack)
+    assert submission.inline_submission(_body(3), ReplicaAck(timeout=0))  # acks off: nothing to wait for
+    r.close()
