@@ -12,6 +12,7 @@ import gc
 import inspect
 import json
 import logging
+import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -224,6 +225,30 @@ def _wait_param(request: Request) -> float:
     return wait
 
 
+def _int_param(raw: str | None, name: str, default: int, lo: int, hi: int | None) -> int:
+    """A whole-number query parameter in [lo, hi], or a 422 naming it (FastAPI's error shapes)."""
+    if raw is None:
+        return default
+    if not _INTEGER.fullmatch(raw):
+        raise RequestValidationError([{"type": "int_parsing", "loc": ("query", name), "input": raw,
+                                       "msg": "Input should be a valid integer, unable to parse string as an integer"}])
+    value = int(raw)
+    if value < lo:
+        raise RequestValidationError([{"type": "greater_than_equal", "loc": ("query", name), "input": raw,
+                                       "msg": f"Input should be greater than or equal to {lo}", "ctx": {"ge": lo}}])
+    if hi is not None and value > hi:
+        raise RequestValidationError([{"type": "less_than_equal", "loc": ("query", name), "input": raw,
+                                       "msg": f"Input should be less than or equal to {hi}", "ctx": {"le": hi}}])
+    return value
+
+
+_INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
+MAX_PAGE = 1000
+_TASKS_DOC = {"parameters": [
+    {"name": "limit", "in": "query", "required": False,
+     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 50}, "description": "page size"},
+    {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0, "default": 0},
+     "description": "tasks skipped, newest first"}]}
 _WAIT_DOC = {"parameters": [{"name": "wait", "in": "query", "required": False,
                              "schema": {"type": "number", "minimum": 0, "default": 0},
                              "description": "long-poll: answer as soon as the task changes (seconds, capped)"}]}
@@ -444,15 +469,20 @@ def _control_router(manager: TaskManager, methods: dict[str, MethodSpec], settin
         return errors.JSONBytes(b'{"tasks":[' + b",".join(records)
                                 + f'],"total":{total},"limit":{limit},"offset":{offset}}}'.encode())
 
-    @router.get("/tasks")
-    async def tasks(request: Request, limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0)) -> Response:
+    async def tasks(request: Request) -> Response:
         """List tasks, newest first. Filters: `status=a,b`, `method=`, `workflow_id=`, or
         deepObject `filter[created_at][gt]=<ISO time>` with eq, ne, gt, lt, ge, le, like, notlike, in."""
-        pairs = [(k, v) for k, v in request.query_params.multi_items() if k not in ("limit", "offset")]
+        params = request.query_params
+        limit = _int_param(params.get("limit"), "limit", 50, 1, MAX_PAGE)
+        offset = _int_param(params.get("offset"), "offset", 0, 0, None)
+        pairs = [(k, v) for k, v in params.multi_items() if k not in ("limit", "offset")]
         return await page(task_query.from_query_params(pairs), limit, offset, _who(request))
 
+    # a dashboard polls it: parsed by hand too (see taskservice.direct)
+    router.add_api_route("/tasks", tasks, methods=["GET"], openapi_extra=_TASKS_DOC, route_class_override=DirectRoute)
+
     @router.post("/tasks/query", openapi_extra=_QUERY_DOC)
-    async def tasks_query(request: Request, limit: int = Query(50, ge=1, le=1000),
+    async def tasks_query(request: Request, limit: int = Query(50, ge=1, le=MAX_PAGE),
                           offset: int = Query(0, ge=0)) -> Response:
         """Query with a JSON body: `{"status": {"op": "eq", "value": "complete"}, "created_at": {"gt": "..."}}`."""
         body = _json_object(await request.body(), "body must be a JSON object of filters")
@@ -479,7 +509,7 @@ def _with_replaced(body: dict[str, Any], replaced: dict[str, Any] | None) -> dic
 def _seed_aliases(tasks: Any, tasks_query: Any, stop_task: Any, status_of: Any, dependencies: list) -> APIRouter:
     """Seed 001's literal paths: `GET /tasks`, `POST /tasks/query`, `GET`/`DELETE /task?id=`."""
     router = APIRouter(tags=["seed aliases"], dependencies=dependencies)
-    router.add_api_route("/tasks", tasks, methods=["GET"], include_in_schema=False)
+    router.add_api_route("/tasks", tasks, methods=["GET"], include_in_schema=False, route_class_override=DirectRoute)
     router.add_api_route("/tasks/query", tasks_query, methods=["POST"], include_in_schema=False)
 
     async def get_task(request: Request, id: str = Query(..., min_length=1)) -> Response:

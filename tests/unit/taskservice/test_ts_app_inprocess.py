@@ -3,6 +3,7 @@ cannot show (a quick method that fails, options set by decorator)."""
 
 from __future__ import annotations
 
+import threading
 import types
 
 import pytest
@@ -33,7 +34,11 @@ def _module():
             pass
         return None
 
-    for fn in (execute_Boom, execute_SaysFailed, execute_Plain, execute_Move):
+    def execute_Where(request):
+        """Names the thread it runs on."""
+        return {"thread": threading.current_thread().name}
+
+    for fn in (execute_Boom, execute_SaysFailed, execute_Plain, execute_Move, execute_Where):
         setattr(mod, fn.__name__, fn)
     return mod
 
@@ -82,3 +87,33 @@ def test_per_resource_limit_by_parameter(client):
         if rec["status"] != "cancelled":
             rec = client.get(f"/control/status/{tid}", params={"wait": 5}).json()
         assert rec["status"] == "cancelled"
+
+
+def test_quick_methods_run_on_the_services_quick_threads(client):
+    r = client.post("/control/execute", json={"method": "Where", "task_id": "w1"})
+    assert r.status_code == 200 and r.json()["output"]["data"]["thread"].startswith("quick")
+
+
+@pytest.mark.parametrize("query, loc, kind", [
+    ("limit=0", "limit", "greater_than_equal"), ("limit=1001", "limit", "less_than_equal"),
+    ("limit=abc", "limit", "int_parsing"), ("limit=1.5", "limit", "int_parsing"),
+    ("offset=-1", "offset", "greater_than_equal"), ("offset=", "offset", "int_parsing"),
+])
+def test_task_list_paging_parameters_are_checked(client, query, loc, kind):
+    for path in ("/control/tasks", "/tasks"):  # the seed alias too
+        r = client.get(f"{path}?{query}")
+        assert r.status_code == 422, r.text
+        assert [(e["loc"], e["type"]) for e in r.json()["detail"]] == [(["query", loc], kind)]
+
+
+def test_task_list_pages(client):
+    for k in range(5):
+        assert client.post("/control/execute", json={"method": "Plain", "task_id": f"pg{k}"}).status_code == 200
+    first = client.get("/control/tasks?limit=2").json()
+    second = client.get("/control/tasks?limit=2&offset=2").json()
+    rest = client.get("/control/tasks?offset=4&limit=%2B10").json()
+    assert first["total"] == 5 and (first["limit"], first["offset"]) == (2, 0)
+    ids = [t["task_id"] for page in (first, second, rest) for t in page["tasks"]]
+    assert ids == [f"pg{k}" for k in range(4, -1, -1)]  # newest first, each once
+    params = {p["name"]: p["schema"] for p in client.get("/openapi.json").json()["paths"]["/control/tasks"]["get"]["parameters"]}
+    assert params["limit"] == {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50}
