@@ -32,7 +32,9 @@ or SIGTERM): a redis-server on a free port, template services
    one unmeasured run of the shape (100 nodes) with every command in Redis's
    SLOWLOG (an entry of a call made by a script carries the client `?:0`); the
    measured runs go without SLOWLOG, which slows Redis down. Beside it the main
-   thread's CPU time from `INFO cpu` (also network I/O), for information;
+   thread's CPU time from `INFO cpu` (also network I/O), for information. The
+   small workflow's figures are the medians of 3 runs (each lasts a few tenths
+   of a second, so one hiccup of the shared cores would decide a single one);
 7. node tasks/s of 100 concurrent 10-node chains of QuickNoop through the two
    workers, against RQ's `SimpleWorker` x2 on 1,000 no-op jobs in the same run;
 8. the hop along chains of background `Noop` nodes against its floor measured
@@ -115,6 +117,7 @@ class Config:
     submit_fan: int = 10_000          # part 9
 
 
+SMALL_RUNS = 3  # part 6: runs of the small size, medians taken
 SLOWLOG_MAX = 1_000_000  # part 6 logs every command of a small run (about 15 per node) to split script calls
 CONTAINER_COMMANDS = {"pubsub", "script", "config", "client", "object", "memory", "function", "command", "slowlog",
                       "latency", "acl", "cluster", "xinfo", "module"}  # commandstats names them "name|sub"
@@ -837,7 +840,10 @@ return count
         self.scale_run("warm", chain_edges(10, "w"), {})  # warm-up, not counted
         for kind, small, large in shapes:
             share = self.script_share(kind, small)
-            a, ra, ca, ta = self.scale_run(kind, small, share)
+            # a small workflow runs in a few tenths of a second: its figures are the medians of
+            # SMALL_RUNS runs, so one scheduling hiccup of the shared cores does not make them
+            runs = [self.scale_run(kind, small, share) for _ in range(SMALL_RUNS)]
+            a, ra, ca = (statistics.median(r[k] for r in runs) for k in range(3))
             b, rb, cb, tb = self.scale_run(kind, large, share)
             name = {"fan": f"1 -> {len(small) - 2:,} -> 1 vs 1 -> {len(large) - 2:,} -> 1",
                     "dag": f"layered random DAG (width {c.dag_width})", "chain": "chain"}[kind]
