@@ -18,7 +18,7 @@ import redis
 
 from orchestrator.metrics import MetricsKeys, NodeEnds, add_count
 from orchestrator.workers import WorkerRegistry
-from taskservice.logs import get_logger
+from taskservice.logs import HotLogger, get_logger
 
 log = get_logger("orchestrator.worker")
 api_log = get_logger("orchestrator.api")
@@ -41,6 +41,8 @@ class NodeObserver:
         self.keys = MetricsKeys(prefix)
         self.registry = WorkerRegistry(r, prefix, worker_ttl)
         self.log = log.bind(worker=worker_id)
+        # the lines of every node (claimed, executed, ended): same format, built in one string each
+        self.hot = HotLogger("orchestrator.worker", worker=worker_id)
         self._claims = 0  # counted locally, added to Redis with the next flush of node ends or heartbeat
         # node ends counted locally and added to Redis in one pipeline at most every FLUSH_INTERVAL
         # (at once when the last flush is older, or a workflow ended): a busy worker pays one round
@@ -108,10 +110,10 @@ class NodeObserver:
     # node events ----------------------------------------------------------------------------
     def claimed(self, node: Any, how: str = "queue") -> None:
         self._claims += 1
-        self.log.info("node claimed", via=how, **_ids(node))
+        self.hot.info("node claimed", via=how, **_ids(node))
 
     def executed(self, node: Any, status_code: int, status: Any) -> None:
-        self.log.info("node executed", http_status=status_code, task_status=str(status), service=node.base,
+        self.hot.info("node executed", http_status=status_code, task_status=str(status), service=node.base,
                       **_ids(node))
 
     def retried(self, node: Any, reason: str, retries: int, delay: float | None) -> None:
@@ -125,11 +127,11 @@ class NodeObserver:
         self._flush_soon(workflow_ended)
         extra = {"duration": round(seconds, 6)} if seconds is not None else {}
         if status == "failed":
-            self.log.error("node failed", error=error, **extra, **_ids(node))
+            self.hot.error("node failed", error=error, **extra, **_ids(node))
         elif status == "complete":
-            self.log.info("node completed", **extra, **_ids(node))
+            self.hot.info("node completed", **extra, **_ids(node))
         else:
-            self.log.info(f"node {status}", error=error, **extra, **_ids(node))
+            self.hot.info(f"node {status}", error=error, **extra, **_ids(node))
 
     def taken_over(self, member: str) -> None:
         self._count("takeovers")

@@ -31,7 +31,7 @@ import structlog
 LogFormat = Literal["console", "json"]
 
 _configured: tuple[str, int] | None = None
-_INFO, _WARNING = logging.INFO, logging.WARNING
+_INFO, _WARNING, _ERROR = logging.INFO, logging.WARNING, logging.ERROR
 
 
 def _json_dumps(obj: Any, **_: Any) -> str:
@@ -283,3 +283,6 @@ class HotLogger:
 
     def warning(self, event: str, **fields: Any) -> None:
         self._emit("warning", _WARNING, event, fields)
+
+    def error(self, event: str, **fields: Any) -> None:
+        self._emit("error", _ERROR, event, fields)

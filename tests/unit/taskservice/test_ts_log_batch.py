@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 import textwrap
@@ -97,3 +98,22 @@ def test_lines_reach_stderr_at_normal_exit_and_before_os_exit() -> None:
                               timeout=60)
         assert done.returncode == rc, done.stderr
         assert "task finished [test.batch] task_id=a1" in done.stderr, (how, done.stderr)
+
+
+def test_hot_logger_levels_and_json_fields() -> None:
+    code = textwrap.dedent("""
+        import time
+        from taskservice import logs
+        logs.configure("json", "warning", batched=True)
+        log = logs.HotLogger("test.hot", worker="w1")
+        log.info("hidden")  # below the level
+        log.error("node failed", error="boom", index=3, missing=None)
+        time.sleep(0.5)  # an error line is urgent: written without a drain
+        import os
+        os._exit(0)
+    """)
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    lines = [json.loads(ln) for ln in done.stderr.splitlines() if ln.startswith("{")]
+    assert [(ln["event"], ln["level"], ln["logger"], ln["worker"], ln["error"], ln["index"]) for ln in lines] == \
+        [("node failed", "error", "test.hot", "w1", "boom", 3)]
+    assert "missing" not in lines[0] and lines[0]["timestamp"].endswith("Z")
