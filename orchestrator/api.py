@@ -40,7 +40,8 @@ from orchestrator.runner import stop_node_task
 from orchestrator.schemas import ChangedResponse, SubmitRequest, SubmitResponse
 from orchestrator.settings import Settings
 from orchestrator.store import Store
-from orchestrator.submission import inline_submission, redis_trouble, submit_threads, submit_workflow
+from orchestrator.submission import (inline_parts, inline_submission, redis_trouble, submit_threads,
+                                     submit_workflow)
 from orchestrator.strictjson import StrictJSONRoute, validation_error
 from orchestrator.events import events_router, install_ui
 from orchestrator.views import summary_view, task_view, workflow_view
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.graphs = GraphCache(app.state.store)
     app.state.jobs = Jobs(app.state.store, redis_client(settings, decode_responses=False), settings)
     app.state.replica_ack = ReplicaAck(settings.replica_ack_timeout)
+    app.state.inline = inline_parts(settings)
     app.add_exception_handler(RequestValidationError, validation_error)
 
     @app.exception_handler(BlueprintError)
@@ -151,16 +153,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                      who: PrincipalDep) -> Response:
         """A small blueprint is stored right here (about a millisecond); a big one on a thread, so its
         parsing never holds the event loop (see `submission.INLINE_NODES`)."""
-        work = partial(submit_workflow, body, who, store=store, jobs=jobs, settings=settings, policy=policy,
-                       replica_ack=request.app.state.replica_ack, graphs=graphs)
-        if inline_submission(body, request.app.state.replica_ack):
+        replica_ack = request.app.state.replica_ack
+        if inline_submission(body, replica_ack):
+            inline_store, inline_jobs = request.app.state.inline
             try:
-                made = work()
+                made = submit_workflow(body, who, store=inline_store, jobs=inline_jobs, settings=settings,
+                                       policy=policy, replica_ack=replica_ack, graphs=graphs)
             except redis.RedisError:
                 redis_trouble()
                 raise
         else:
-            made = await asyncio.get_running_loop().run_in_executor(submit_threads, work)
+            made = await asyncio.get_running_loop().run_in_executor(submit_threads, partial(
+                submit_workflow, body, who, store=store, jobs=jobs, settings=settings, policy=policy,
+                replica_ack=replica_ack, graphs=graphs))
         return Response(orjson.dumps(made.model_dump(mode="json")), status_code=201, media_type="application/json")
 
     @app.get("/workflows", dependencies=auth, **ROUTES["list"])

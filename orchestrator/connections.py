@@ -25,7 +25,7 @@ import redis
 import redis.asyncio as aredis
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.asyncio.sentinel import Sentinel as AsyncSentinel
-from redis.backoff import ExponentialBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
@@ -87,14 +87,23 @@ def describe(settings: Settings) -> str:
     return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
-def redis_client(settings: Settings, *, decode_responses: bool = True, blocking: bool = False) -> redis.Redis:
-    """A synchronous client (store, RQ). `blocking`: for RQ's long BLPOP (no read timeout)."""
+def redis_client(settings: Settings, *, decode_responses: bool = True, blocking: bool = False,
+                 read_timeout: float | None = None) -> redis.Redis:
+    """A synchronous client (store, RQ). `blocking`: for RQ's long BLPOP (no read timeout).
+
+    `read_timeout`: a client that gives up after that many seconds, connecting or reading, and
+    never retries (for calls made on an event loop, which must not wait for a paused Redis)."""
     kw = _common(settings, decode_responses, blocking)
+    retry = _retry()
+    if read_timeout is not None:
+        kw["socket_timeout"] = read_timeout
+        kw["socket_connect_timeout"] = min(read_timeout, settings.redis_connect_timeout)
+        retry = Retry(NoBackoff(), 0)
     if settings.redis_sentinels:
         sentinel = Sentinel(sentinel_addresses(settings), sentinel_kwargs=_sentinel_kwargs(settings),
                             password=settings.redis_password, db=settings.redis_db, **kw)
-        return sentinel.master_for(settings.redis_master, retry=_retry())
-    return redis.Redis.from_url(settings.redis_url, retry=_retry(), **kw)
+        return sentinel.master_for(settings.redis_master, retry=retry)
+    return redis.Redis.from_url(settings.redis_url, retry=retry, **kw)
 
 
 def async_redis_client(settings: Settings, *, decode_responses: bool = True) -> aredis.Redis:

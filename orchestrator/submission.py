@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from fastapi import HTTPException
 
 from orchestrator.blueprint import BlueprintError, Graph, parse_blueprint
-from orchestrator.connections import ReplicaAck
+from orchestrator.connections import ReplicaAck, redis_client
 from orchestrator.gcpause import paused_gc
 from orchestrator.graphs import GraphCache
 from orchestrator.jobs import Jobs
@@ -32,9 +32,11 @@ from taskservice.netpolicy import HostPolicy
 # A blueprint of at most INLINE_NODES nodes is stored on the API's event loop: about a millisecond,
 # less than the hand-over to a thread costs. A bigger one (a 10,000-node fan takes half a second)
 # goes to `submit_threads`, and so does every submission while Redis may block: replicas to WAIT
-# for, or a Redis error in the last TROUBLE_SECONDS (a paused Redis must not hold the event loop
-# for a read timeout per request).
+# for, or a Redis error in the last TROUBLE_SECONDS. The inline ones use clients that give up
+# after INLINE_TIMEOUT without retrying (`inline_parts`): a paused Redis holds the event loop that
+# long at most, once per TROUBLE_SECONDS, and the submission answers 503.
 INLINE_NODES = 64
+INLINE_TIMEOUT = 1.0
 TROUBLE_SECONDS = 30.0
 submit_threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="submit")
 _trouble_until = 0.0
@@ -45,6 +47,12 @@ def inline_submission(body: SubmitRequest, replica_ack: ReplicaAck) -> bool:
     nodes = body.blueprint.get("nodes")
     return (isinstance(nodes, list) and len(nodes) <= INLINE_NODES and time.monotonic() >= _trouble_until
             and replica_ack.known_without_replicas())
+
+
+def inline_parts(settings: Settings) -> tuple[Store, Jobs]:
+    """The store and jobs of inline submissions: their own clients, with INLINE_TIMEOUT."""
+    store = Store(redis_client(settings, read_timeout=INLINE_TIMEOUT), settings.prefix)
+    return store, Jobs(store, redis_client(settings, decode_responses=False, read_timeout=INLINE_TIMEOUT), settings)
 
 
 def redis_trouble() -> None:

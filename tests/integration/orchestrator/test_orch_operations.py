@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import httpx
 import pytest
@@ -81,6 +82,31 @@ def test_orch_redis_paused_8s_with_the_default_lease_fails_nothing(service):
             rds.resume()
         assert_all_complete_once(orch, service.url, wids)
         assert all(w.alive() for w in workers), orch.logs()
+    finally:
+        orch.close()
+        rds.stop()
+
+
+def test_orch_small_submission_while_redis_paused_answers_503_at_once(service):
+    """Small submissions are stored on the API's event loop: a paused Redis must cost them a short
+    timeout (no retries), not the loop a read timeout per try; once Redis is back they go through."""
+    rds = DurableRedis()
+    orch = Orchestrator(rds.url)
+    try:
+        orch.submit(DIAMOND, dockerinfo_for(DIAMOND, service.port))  # the API has looked for replicas
+        rds.pause()
+        try:
+            started = time.monotonic()
+            r = orch.http.post("/workflows", json={"blueprint": DIAMOND,
+                                                   "dockerinfo": dockerinfo_for(DIAMOND, service.port)})
+            took = time.monotonic() - started
+        finally:
+            rds.resume()
+        assert r.status_code == 503 and "Redis unavailable" in r.text, r.text
+        assert took < 4, took  # the store's own clients would wait 5 s per try, four tries
+        wid = orch.submit(DIAMOND, dockerinfo_for(DIAMOND, service.port))["workflow_id"]
+        orch.start_worker()
+        assert orch.wait(wid, timeout=60)["status"] == "complete"
     finally:
         orch.close()
         rds.stop()
