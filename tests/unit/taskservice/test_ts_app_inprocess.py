@@ -98,6 +98,7 @@ def test_quick_methods_run_on_the_services_quick_threads(client):
     ("limit=0", "limit", "greater_than_equal"), ("limit=1001", "limit", "less_than_equal"),
     ("limit=abc", "limit", "int_parsing"), ("limit=1.5", "limit", "int_parsing"),
     ("offset=-1", "offset", "greater_than_equal"), ("offset=", "offset", "int_parsing"),
+    ("offset=" + "9" * 5000, "offset", "int_parsing"),  # past Python's digit limit
 ])
 def test_task_list_paging_parameters_are_checked(client, query, loc, kind):
     for path in ("/control/tasks", "/tasks"):  # the seed alias too
@@ -112,6 +113,7 @@ def test_task_list_pages(client):
     first = client.get("/control/tasks?limit=2").json()
     second = client.get("/control/tasks?limit=2&offset=2").json()
     rest = client.get("/control/tasks?offset=4&limit=%2B10").json()
+    assert client.get("/control/tasks?offset=" + "9" * 40).json()["tasks"] == []  # any whole number
     assert first["total"] == 5 and (first["limit"], first["offset"]) == (2, 0)
     ids = [t["task_id"] for page in (first, second, rest) for t in page["tasks"]]
     assert ids == [f"pg{k}" for k in range(4, -1, -1)]  # newest first, each once
