@@ -93,6 +93,7 @@ class Jobs:
         self.rq = rq_connection
         self.settings = settings
         self._queues: dict[str, Queue] = {}
+        self._workers_key = WorkerRegistry(store.r, settings.prefix, settings.worker_ttl).index_key
 
     def _queue(self, name: str) -> Queue:
         q = self._queues.get(name)
@@ -135,7 +136,7 @@ class Jobs:
         submissions is spread over the workers, as one job per root was)."""
         pipe = self.store.r.pipeline(transaction=False)
         pipe.llen(self.ready_key(queue))
-        pipe.zcard(WorkerRegistry(self.store.r, self.settings.prefix, self.settings.worker_ttl).index_key)
+        pipe.zcard(self._workers_key)
         waiting, workers = pipe.execute()
         share = max(1, min(READY_MAX, -(-int(waiting) // max(1, int(workers)))))
         pipe = self.store.r.pipeline(transaction=True)

@@ -230,10 +230,7 @@ class Runner:
     def start_many(self, workflow_id: str, indexes: list[int]) -> list[str]:
         """`start` for a chunk of a fan-out: one claim script for all, one hand-over to the loop."""
         claims = self.store.claim_many(workflow_id, indexes, self.worker_id, self.settings.lease_ttl)
-        taken = [c for c in claims if c is not None]
-        if taken:
-            assert self.loop is not None
-            self.loop.call_soon_threadsafe(self._spawn_all, taken)
+        self._hand_over(claims)
         return ["skipped" if c is None else "started" for c in claims]
 
     def start_ready(self, queue: str) -> str:
@@ -241,11 +238,15 @@ class Runner:
         for every workflow in it), then hand over to the loop."""
         groups = self.jobs.take_ready(queue)
         claims = self.store.claim_batch(groups, self.worker_id, self.settings.lease_ttl)
+        return f"{self._hand_over(claims)} of {len(claims)} started"
+
+    def _hand_over(self, claims: list[Claim | None]) -> int:
+        """Give the claimed nodes (None: not claimed) to the loop thread to drive; how many."""
         taken = [c for c in claims if c is not None]
         if taken:
             assert self.loop is not None
             self.loop.call_soon_threadsafe(self._spawn_all, taken)
-        return f"{len(taken)} of {len(claims)} started"
+        return len(taken)
 
     def _spawn_all(self, claims: list[Claim]) -> None:
         for claim in claims:
